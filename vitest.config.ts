@@ -1,10 +1,28 @@
 import { defineConfig } from "vitest/config"
 
+// Vitest 5's reporter calls `Map.groupBy` (Node 21+) when it prints a failure; Node 20 lacks it.
+if (typeof (Map as { groupBy?: unknown }).groupBy !== "function") {
+  Object.defineProperty(Map, "groupBy", {
+    configurable: true,
+    writable: true,
+    value: <K, T>(items: Iterable<T>, key: (item: T, index: number) => K): Map<K, Array<T>> => {
+      const groups = new Map<K, Array<T>>()
+      let index = 0
+      for (const item of items) {
+        const k = key(item, index++)
+        const group = groups.get(k)
+        if (group === undefined) groups.set(k, [item])
+        else group.push(item)
+      }
+      return groups
+    }
+  })
+}
+
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
-    fileParallelism: true
+    hookTimeout: 60_000
   }
 })

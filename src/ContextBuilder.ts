@@ -9,8 +9,8 @@ import * as Segmentation from "./Segmentation.js"
 import type { User } from "./User.js"
 
 const list = (name: string, fallback: ReadonlyArray<string>) =>
-  Config.Array(Schema.Trimmed, name).pipe(
-    Config.map((values) => values.filter((value) => value.length > 0)),
+  Config.Array(Schema.String, name).pipe(
+    Config.map((values) => values.map((value) => value.trim()).filter((value) => value.length > 0)),
     Config.withDefault(fallback)
   )
 

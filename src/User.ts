@@ -15,6 +15,7 @@ import { Predicate, Schema, SchemaGetter } from "effect"
  * @category models
  */
 export const UserId = Schema.String.check(
+  Schema.isMinLength(1),
   Schema.makeFilter((s: string) => s.trim().length > 0 || "a user id must not be empty or whitespace", {
     expected: "a non-blank string"
   }),

@@ -1,0 +1,138 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Result, Schema } from "effect"
+import { parseMetadata, User, UserFromJson, UserFromRow, UserId } from "../src/User.js"
+
+const decodeRow = Schema.decodeUnknownResult(UserFromRow)
+const encodeRow = Schema.encodeSync(UserFromRow)
+
+const row = {
+  id: "user-1",
+  email: "Ada@Example.com",
+  emailVerified: true,
+  name: "Ada",
+  createdAt: new Date("2024-01-01T00:00:00.000Z"),
+  updatedAt: new Date("2024-02-01T00:00:00.000Z"),
+  metadata: { role: "admin", plan: "pro" }
+}
+
+const failureMessage = (input: unknown): string => {
+  const result = decodeRow(input)
+  assert.isTrue(Result.isFailure(result), "expected the row to be rejected")
+  return Result.isFailure(result) ? result.failure.message : ""
+}
+
+describe("UserId", () => {
+  it.each(["", "   ", "\t\n", "x".repeat(256)])("rejects %j", (id) => {
+    assert.isFalse(Schema.is(UserId)(id))
+  })
+
+  it.each(["a", " padded ", "x".repeat(255), '\'; DROP TABLE "User"; --', "../admin", "%00"])("accepts %j", (id) => {
+    assert.isTrue(Schema.is(UserId)(id))
+  })
+})
+
+describe("UserFromRow", () => {
+  it("decodes a Prisma row into a snake_case User, ignoring extra columns", () => {
+    const user = Schema.decodeUnknownSync(UserFromRow)({ ...row, passwordHash: "secret", tenantId: 7 })
+    assert.instanceOf(user, User)
+    assert.strictEqual(user.id, "user-1")
+    assert.strictEqual(user.email_verified, true)
+    assert.strictEqual(user.name, "Ada")
+    assert.strictEqual(DateTime.formatIso(user.created_at), "2024-01-01T00:00:00.000Z")
+    assert.strictEqual(DateTime.formatIso(user.updated_at), "2024-02-01T00:00:00.000Z")
+    assert.deepStrictEqual(user.metadata, { role: "admin", plan: "pro" })
+    assert.isFalse("passwordHash" in user)
+  })
+
+  it("decodes emailVerified = false as false", () => {
+    const user = Schema.decodeUnknownSync(UserFromRow)({ ...row, emailVerified: false })
+    assert.strictEqual(user.email_verified, false)
+  })
+
+  it("accepts ISO strings for timestamps and a JSON string for metadata", () => {
+    const user = Schema.decodeUnknownSync(UserFromRow)({
+      ...row,
+      createdAt: "2024-01-01T00:00:00Z",
+      updatedAt: "2024-03-01T12:00:00.000Z",
+      metadata: '{"segments":["beta"]}'
+    })
+    assert.strictEqual(user.created_at.epochMilliseconds, Date.UTC(2024, 0, 1))
+    assert.deepStrictEqual(user.metadata, { segments: ["beta"] })
+  })
+
+  it("takes createdAt for a missing updatedAt and {} for missing or null metadata", () => {
+    const { updatedAt: _u, metadata: _m, ...rest } = row
+    const user = Schema.decodeUnknownSync(UserFromRow)(rest)
+    assert.strictEqual(user.updated_at.epochMilliseconds, row.createdAt.getTime())
+    assert.deepStrictEqual(user.metadata, {})
+    assert.deepStrictEqual(Schema.decodeUnknownSync(UserFromRow)({ ...row, metadata: null }).metadata, {})
+  })
+
+  it.each([
+    ["not JSON", "{not json", "InvalidJson"],
+    ["a JSON array string", "[1,2]", "NotAnObject"],
+    ["a JSON number string", "42", "NotAnObject"],
+    ["an array", ["a"], "NotAnObject"],
+    ["a number", 7, "NotAnObject"]
+  ] as const)("decodes metadata that is %s as {} and parseMetadata tells why", (_, metadata, problem) => {
+    const user = Schema.decodeUnknownSync(UserFromRow)({ ...row, metadata })
+    assert.deepStrictEqual(user.metadata, {})
+    assert.strictEqual(parseMetadata(metadata).problem, problem)
+  })
+
+  it("parseMetadata reports no problem for a valid object", () => {
+    assert.isUndefined(parseMetadata({ a: 1 }).problem)
+    assert.isUndefined(parseMetadata('{"a":1}').problem)
+    assert.isUndefined(parseMetadata(null).problem)
+  })
+
+  it.each(["id", "email", "createdAt"])("fails naming the field when %s is missing", (field) => {
+    const { [field as keyof typeof row]: _omitted, ...rest } = row
+    const message = failureMessage(rest)
+    assert.include(message, "Missing key")
+    assert.include(message, `["${field}"]`)
+  })
+
+  it.each([
+    ["id", 42],
+    ["email", null],
+    ["emailVerified", "yes"],
+    ["name", 3],
+    ["createdAt", "not a date"],
+    ["createdAt", new Date("nope")],
+    ["updatedAt", 12]
+  ] as const)("fails naming the field when %s has the wrong type (%j)", (field, value) => {
+    const message = failureMessage({ ...row, [field]: value })
+    assert.include(message, `["${field}"]`)
+  })
+
+  it("rejects an invalid id rather than building a half-filled user", () => {
+    assert.include(failureMessage({ ...row, id: "  " }), `["id"]`)
+  })
+
+  it("encodes a User back into a row", () => {
+    const user = Schema.decodeUnknownSync(UserFromRow)(row)
+    const encoded = encodeRow(user)
+    assert.deepStrictEqual(encoded, {
+      id: "user-1",
+      email: "Ada@Example.com",
+      emailVerified: true,
+      name: "Ada",
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      metadata: { role: "admin", plan: "pro" }
+    })
+    assert.deepStrictEqual(Schema.decodeUnknownSync(UserFromRow)(encoded), user)
+  })
+
+  it.prop("round-trips every User through a row", { user: User }, ({ user }) => {
+    assert.deepStrictEqual(Schema.decodeUnknownSync(UserFromRow)(encodeRow(user)), user)
+  })
+
+  it.effect.prop("round-trips every User through JSON", { user: User }, ({ user }) =>
+    Effect.gen(function* () {
+      const json = JSON.parse(JSON.stringify(yield* Schema.encodeEffect(UserFromJson)(user)))
+      assert.deepStrictEqual(yield* Schema.decodeUnknownEffect(UserFromJson)(json), user)
+    })
+  )
+})
