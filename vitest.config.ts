@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // Vitest 5's reporter calls `Map.groupBy` (Node 21+) when it prints a failure; Node 20 lacks it.
@@ -20,6 +21,16 @@ if (typeof (Map as { groupBy?: unknown }).groupBy !== "function") {
 }
 
 export default defineConfig({
+  // Examples and docs import the package by its published name; here that name is the source.
+  resolve: {
+    alias: [
+      { find: /^effect-flag-context$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+      {
+        find: /^effect-flag-context\/embedded$/,
+        replacement: fileURLToPath(new URL("./src/embedded.ts", import.meta.url))
+      }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

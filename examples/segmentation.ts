@@ -1,0 +1,54 @@
+/**
+ * Segmentation is pure: build a context from a user, a clock value and the rules, with no Effect
+ * and no I/O. Run it anywhere, property-test it, and see exactly what LaunchDarkly receives.
+ */
+import { DateTime, Effect } from "effect"
+import {
+  buildContext,
+  DAY_MS,
+  idOnlyContext,
+  makeRules,
+  User,
+  type UserId,
+  withRequestAttributes
+} from "effect-flag-context"
+
+// #region build
+const rules = makeRules({
+  systemUserIds: ["svc-billing"],
+  employeeDomains: ["agpt.co"],
+  metadataAttributes: ["plan", "team"]
+})
+
+const now = Date.UTC(2026, 0, 31)
+const ada = new User({
+  id: "user-42" as UserId,
+  email: "Ada@AGPT.co",
+  email_verified: true,
+  name: "Ada",
+  created_at: DateTime.makeUnsafe(now - 10 * DAY_MS),
+  updated_at: DateTime.makeUnsafe(now),
+  metadata: { role: "moderator", segments: ["beta"], plan: "pro", ssn: "kept out by the allow-list" }
+})
+
+const context = buildContext(ada, now, rules)
+// context.segments: ["beta", "employee", "moderator", "recent_user", "user"]
+// context.account_age_days: 10, context.email_domain: "agpt.co", context.custom_plan: "pro"
+// context._meta.privateAttributes: ["email", "name", "custom_plan"]
+// #endregion
+
+// #region request
+// Per-request attributes go onto a copy; the cached context is never modified.
+const forThisRequest = withRequestAttributes(context, { role: "admin", attributes: { country: "NZ" } })
+// forThisRequest.segments includes "admin"; context.segments does not.
+
+// When the user can't be loaded, only the id is sent.
+const fallback = idOnlyContext("user-42")
+// #endregion
+
+export const program = Effect.sync(() => {
+  if (!forThisRequest.segments?.includes("admin") || context.segments?.includes("admin")) {
+    throw new Error("request attributes leaked into the cached context")
+  }
+  return { context, forThisRequest, fallback }
+})
