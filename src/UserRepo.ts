@@ -4,8 +4,18 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Schema } from "effect"
-import { type User, UserId } from "./User.js"
+import { PgClient } from "@effect/sql-pg"
+import { Cause, Config, Context, Duration, Effect, Layer, Predicate, RequestResolver, Schema } from "effect"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientError from "effect/http/HttpClientError"
+import type { MigrationError } from "effect/sql/Migrator"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as SqlResolver from "effect/sql/SqlResolver"
+import { type HttpRetryOptions, withHttpRetry } from "./HttpRetry.js"
+import { resolveTable } from "./internal/userTable.js"
+import { parseMetadata, type User, UserFromJson, UserFromRow, UserId } from "./User.js"
+import * as UserTable from "./UserTable.js"
 
 /**
  * The id given to the repository is not a valid {@link UserId}. Raised before any I/O.
@@ -84,6 +94,97 @@ export class UserRepo extends Context.Service<
    */
   static readonly layerMemory = (users: Iterable<User>): Layer.Layer<UserRepo> =>
     Layer.sync(UserRepo, () => makeMemory(users))
+
+  /**
+   * An in-memory repository over raw rows (as the database would return them), decoded on each
+   * lookup like the Postgres layer does, with an optional simulated latency: for exercising
+   * decode failures and timeouts in tests.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerMemoryRows = (
+    rows: Iterable<unknown>,
+    options?: UserRepo.MemoryRowsOptions
+  ): Layer.Layer<UserRepo> => Layer.sync(UserRepo, () => makeMemoryRows(rows, options ?? {}))
+
+  /**
+   * The Postgres repository, on the `SqlClient` of the environment (a `PgClient`, or any client
+   * with the `pg` dialect). Concurrent lookups are batched into one `SELECT … WHERE id = ANY(…)`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerPg = (
+    options?: UserRepo.PgOptions
+  ): Layer.Layer<UserRepo, MigrationError | SqlError, SqlClient> => Layer.effect(UserRepo, makePg(options ?? {}))
+
+  /**
+   * {@link UserRepo.layerPg} on a `PgClient` pool connected to `DATABASE_URL`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerPgConfig = (
+    options?: UserRepo.PgOptions
+  ): Layer.Layer<UserRepo, Config.ConfigError | MigrationError | SqlError> =>
+    UserRepo.layerPg(options).pipe(Layer.provide(PgClient.layerConfig({ url: Config.Redacted("DATABASE_URL") })))
+
+  /**
+   * A remote user service: `GET {baseUrl}/users/{id}` answering a {@link User} as JSON, on the
+   * `HttpClient` of the environment, retried with {@link withHttpRetry}.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerHttp = (options: UserRepo.HttpOptions): Layer.Layer<UserRepo, never, HttpClient.HttpClient> =>
+    Layer.effect(UserRepo, makeHttp(options))
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace UserRepo {
+  /**
+   * Options of {@link UserRepo.layerMemoryRows}.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  interface MemoryRowsOptions {
+    /** Simulated store latency of each lookup. */
+    readonly latency?: Duration.Input | undefined
+    /** Bound on each lookup. Default {@link defaultLookupTimeout}. */
+    readonly timeout?: Duration.Input | undefined
+  }
+
+  /**
+   * Options of {@link UserRepo.layerPg}.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  interface PgOptions extends UserTable.UserTableOptions {
+    /** Bound on each lookup. Default {@link defaultLookupTimeout}. */
+    readonly timeout?: Duration.Input | undefined
+    /** At most this many ids per statement. Default 500. */
+    readonly maxBatchSize?: number | undefined
+    /** Apply the {@link UserTable.migrate} migrations when the layer is built. Default `false`. */
+    readonly migrate?: boolean | undefined
+    /** The migrator's bookkeeping table, see {@link UserTable.MigrateOptions}. */
+    readonly migrationsTable?: string | undefined
+  }
+
+  /**
+   * Options of {@link UserRepo.layerHttp}.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  interface HttpOptions {
+    /** The user service's base URL; users are at `{baseUrl}/users/{id}`. */
+    readonly baseUrl: string
+    /** Bound on each lookup, retries included. Default {@link defaultLookupTimeout}. */
+    readonly timeout?: Duration.Input | undefined
+    /** The retry policy, see {@link HttpRetryOptions}. */
+    readonly retry?: HttpRetryOptions | undefined
+  }
 }
 
 /**
@@ -137,3 +238,125 @@ const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
       })
   })
 }
+
+const decodeUserRow = Schema.decodeUnknownEffect(UserFromRow)
+
+/** The repository boundary: a row becomes a `User`, or a `"Decode"` error; bad metadata is logged. */
+const decodeRow = (userId: UserId, row: unknown): Effect.Effect<User, UserRepoError> =>
+  Effect.flatMap(
+    Effect.mapError(decodeUserRow(row), (cause) => new UserRepoError({ userId, reason: "Decode", cause })),
+    (user) => {
+      const problem = Predicate.hasProperty(row, "metadata") ? parseMetadata(row.metadata).problem : undefined
+      return problem === undefined
+        ? Effect.succeed(user)
+        : Effect.as(
+            Effect.annotateLogs(Effect.logWarning("stored user metadata is not a JSON object; using {}"), {
+              userId,
+              problem
+            }),
+            user
+          )
+    }
+  )
+
+const makeMemoryRows = (rows: Iterable<unknown>, options: UserRepo.MemoryRowsOptions): UserRepo["Service"] => {
+  const byId = new Map<string, unknown>()
+  for (const row of rows) {
+    if (Predicate.hasProperty(row, "id") && Predicate.isString(row.id)) byId.set(row.id, row)
+  }
+  const timeout = options.timeout ?? defaultLookupTimeout
+  const latency = options.latency === undefined ? Effect.void : Effect.sleep(options.latency)
+  return UserRepo.of({
+    getById: Effect.fn("UserRepo.getById")(function* (id: string) {
+      const userId = yield* validateUserId(id)
+      const row = yield* withLookupTimeout(userId, timeout)(Effect.as(latency, byId.get(userId)))
+      if (row === undefined) return yield* new UserNotFound({ userId })
+      return yield* decodeRow(userId, row)
+    })
+  })
+}
+
+interface PgRow {
+  readonly id: string
+}
+
+const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
+  if (options.migrate === true) yield* UserTable.migrate(options)
+  const sql = (yield* SqlClient).withoutTransforms()
+  const table = resolveTable(options)
+  const timeout = options.timeout ?? defaultLookupTimeout
+  const columns = sql.literal(table.selectList)
+  const from = sql.literal(table.quoted)
+  const idColumn = sql.literal(table.column.id)
+  const resolver = SqlResolver.findById({
+    Id: Schema.String,
+    // Rows are decoded one by one after the batch, so that one bad row fails only its own lookup.
+    Result: Schema.Unknown,
+    ResultId: (_, row: PgRow) => row.id,
+    execute: (ids) => sql<PgRow>`SELECT ${columns} FROM ${from} WHERE ${idColumn} = ANY(${ids})`
+  }).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
+  const lookup = SqlResolver.request(resolver)
+
+  return UserRepo.of({
+    getById: Effect.fn("UserRepo.getById")(function* (id: string) {
+      const userId = yield* validateUserId(id)
+      const row = yield* lookup(userId).pipe(
+        Effect.mapError((error) =>
+          Cause.isNoSuchElementError(error)
+            ? new UserNotFound({ userId })
+            : new UserRepoError({ userId, reason: error._tag === "SqlError" ? "Unavailable" : "Decode", cause: error })
+        ),
+        withLookupTimeout(userId, timeout)
+      )
+      return yield* decodeRow(userId, row)
+    })
+  })
+})
+
+const decodeUserJson = Schema.decodeUnknownEffect(UserFromJson)
+
+/** What a failed HTTP lookup means to the caller. */
+const classifyHttp = (userId: UserId, error: unknown): UserNotFound | UserRepoError => {
+  if (Cause.isTimeoutError(error)) return new UserRepoError({ userId, reason: "Timeout", cause: error })
+  if (!HttpClientError.isHttpClientError(error)) return new UserRepoError({ userId, reason: "Decode", cause: error })
+  switch (error.reason._tag) {
+    case "StatusCodeError": {
+      const status = error.reason.response.status
+      if (status === 404) return new UserNotFound({ userId })
+      const retryable = status === 408 || status === 429 || status >= 500
+      return new UserRepoError({ userId, reason: retryable ? "Unavailable" : "Http", cause: error })
+    }
+    case "TransportError":
+      return new UserRepoError({ userId, reason: "Unavailable", cause: error })
+    case "DecodeError":
+    case "EmptyBodyError":
+      return new UserRepoError({ userId, reason: "Decode", cause: error })
+    default:
+      return new UserRepoError({ userId, reason: "Http", cause: error })
+  }
+}
+
+const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
+  const client = (yield* HttpClient.HttpClient).pipe(withHttpRetry(options.retry))
+  const baseUrl = options.baseUrl.replace(/\/+$/, "")
+  const timeout = options.timeout ?? defaultLookupTimeout
+  return UserRepo.of({
+    getById: Effect.fn("UserRepo.getById")(function* (id: string) {
+      const userId = yield* validateUserId(id)
+      // URLs normalise these segments away even when percent-encoded: they cannot name a user.
+      if (userId === "." || userId === "..") {
+        return yield* new UserRepoError({
+          userId,
+          reason: "Http",
+          cause: new Error("this id cannot be written as a URL path segment")
+        })
+      }
+      return yield* client.get(`${baseUrl}/users/${encodeURIComponent(userId)}`, { acceptJson: true }).pipe(
+        Effect.flatMap((response) => response.json),
+        Effect.flatMap(decodeUserJson),
+        Effect.mapError((error) => classifyHttp(userId, error)),
+        withLookupTimeout(userId, timeout)
+      )
+    })
+  })
+})
