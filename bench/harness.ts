@@ -1,0 +1,84 @@
+/**
+ * The measuring kit of the benchmarks: interleaved rounds after a warm-up, medians, percentiles,
+ * and the Markdown report. Benchmarks are not tests: nothing here asserts a time.
+ */
+import { cpus, totalmem } from "node:os"
+
+/** One competitor: runs `iterations` operations and returns when they are done. */
+export interface Competitor {
+  readonly name: string
+  readonly run: (iterations: number) => Promise<void>
+}
+
+/** Nanoseconds per operation of each competitor, one sample per round. */
+export interface InterleavedResult {
+  readonly name: string
+  readonly samples: ReadonlyArray<number>
+  readonly median: number
+}
+
+/** The value at `q` (0..1) of sorted numbers, nearest rank. */
+export const quantile = (sorted: ReadonlyArray<number>, q: number): number => {
+  if (sorted.length === 0) return Number.NaN
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[index] ?? Number.NaN
+}
+
+/** The median of unsorted numbers. */
+export const median = (values: ReadonlyArray<number>): number => quantile([...values].sort((a, b) => a - b), 0.5)
+
+/**
+ * Runs every competitor once per round, in a rotating order, after `warmup` operations each, and
+ * reports the median time per operation over the rounds.
+ */
+export const interleaved = async (
+  competitors: ReadonlyArray<Competitor>,
+  options: { readonly warmup: number; readonly rounds: number; readonly iterations: number }
+): Promise<ReadonlyArray<InterleavedResult>> => {
+  for (const competitor of competitors) await competitor.run(options.warmup)
+  const samples = competitors.map(() => [] as Array<number>)
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < competitors.length; k++) {
+      const index = (round + k) % competitors.length
+      const competitor = competitors[index]
+      if (competitor === undefined) continue
+      const start = process.hrtime.bigint()
+      await competitor.run(options.iterations)
+      const elapsed = Number(process.hrtime.bigint() - start)
+      samples[index]?.push(elapsed / options.iterations)
+    }
+  }
+  return competitors.map((competitor, i) => ({
+    name: competitor.name,
+    samples: samples[i] ?? [],
+    median: median(samples[i] ?? [])
+  }))
+}
+
+/** Milliseconds since `start` (from `performance.now()`). */
+export const since = (start: number): number => performance.now() - start
+
+/** The machine and the day, for the report's header. */
+export const machine = (): string => {
+  const cpu = cpus()
+  return [
+    `- Date: ${new Date().toISOString()}`,
+    `- Node: ${process.version} on ${process.platform}/${process.arch}`,
+    `- CPU: ${cpu.length} × ${cpu[0]?.model ?? "unknown"}`,
+    `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`
+  ].join("\n")
+}
+
+/** A Markdown table. */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`)
+  ].join("\n")
+
+/** A number with a fixed count of decimals. */
+export const fixed = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "n/a")
+
+/** "met" or "missed" against a target. */
+export const verdict = (met: boolean): string => (met ? "met" : "**missed**")

@@ -1,0 +1,365 @@
+/**
+ * The context cache: users loaded from the {@link UserRepo}, kept with a time-to-live, and the
+ * LaunchDarkly context built from each, rebuilt only when an age boundary passes.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cache,
+  Clock,
+  Config,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Metric,
+  MutableHashMap,
+  Option,
+  Schema,
+  type Scope
+} from "effect"
+import { ContextBuilder } from "./ContextBuilder.js"
+import type { UserContext } from "./Segmentation.js"
+import { type User, UserId } from "./User.js"
+import {
+  defaultLookupTimeout,
+  type InvalidUserId,
+  type UserNotFound,
+  UserRepo,
+  type UserRepoError,
+  validateUserId,
+  withLookupTimeout
+} from "./UserRepo.js"
+
+/**
+ * What a lookup can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ContextCacheError = InvalidUserId | UserNotFound | UserRepoError
+
+/**
+ * Settings of the context cache. Every field is optional; see {@link contextCacheDefaults}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ContextCacheOptions {
+  /** The most users kept; the least recently used is evicted first. */
+  readonly capacity?: number | undefined
+  /** How long a loaded user is kept. */
+  readonly timeToLive?: Duration.Input | undefined
+  /** How long "no such user" is remembered; `0` never remembers it. */
+  readonly notFoundTimeToLive?: Duration.Input | undefined
+  /** The bound on one repository lookup; running out counts as the repository being unavailable. */
+  readonly lookupTimeout?: Duration.Input | undefined
+}
+
+/**
+ * The defaults: 1000 users, 24 hours, 60 seconds for a missing user, 1 second per lookup.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const contextCacheDefaults = {
+  capacity: 1000,
+  timeToLive: Duration.hours(24),
+  notFoundTimeToLive: Duration.seconds(60),
+  lookupTimeout: defaultLookupTimeout
+} as const
+
+/**
+ * The configuration of the cache: `CONTEXT_CACHE_CAPACITY` (a positive integer),
+ * `CONTEXT_CACHE_TTL`, `CONTEXT_CACHE_NOT_FOUND_TTL` and `CONTEXT_CACHE_LOOKUP_TIMEOUT` (durations
+ * such as `"24 hours"`, `"60 seconds"`, `"0 seconds"`).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const contextCacheConfig: Config.Config<{
+  readonly capacity: number
+  readonly timeToLive: Duration.Duration
+  readonly notFoundTimeToLive: Duration.Duration
+  readonly lookupTimeout: Duration.Duration
+}> = Config.all({
+  capacity: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "CONTEXT_CACHE_CAPACITY").pipe(
+    Config.withDefault(contextCacheDefaults.capacity)
+  ),
+  timeToLive: Config.Duration("CONTEXT_CACHE_TTL").pipe(Config.withDefault(contextCacheDefaults.timeToLive)),
+  notFoundTimeToLive: Config.Duration("CONTEXT_CACHE_NOT_FOUND_TTL").pipe(
+    Config.withDefault(contextCacheDefaults.notFoundTimeToLive)
+  ),
+  lookupTimeout: Config.Duration("CONTEXT_CACHE_LOOKUP_TIMEOUT").pipe(
+    Config.withDefault(contextCacheDefaults.lookupTimeout)
+  )
+})
+
+/**
+ * The cache's metrics. `lookups` counts repository calls; `misses` counts requests that found no
+ * answer in the cache (so 1000 concurrent requests for one cold user are 1000 misses and 1 lookup);
+ * `hits` counts requests answered from the cache (a remembered "no such user" included); `evictions`
+ * counts users dropped for capacity; `size` is the number of entries.
+ *
+ * The counts live in the cache and the metric registry reads them when it takes a snapshot
+ * (`Metric.registerUnsafe`), so a hit costs an increment, not a registry lookup. They are
+ * registered in the registry of the context the cache is built in, and removed when its layer is
+ * released.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const ContextCacheMetrics = {
+  hits: Metric.counter("flag_context_cache_hits", {
+    description: "Context requests answered from the cache",
+    incremental: true
+  }),
+  misses: Metric.counter("flag_context_cache_misses", {
+    description: "Context requests that found no answer in the cache",
+    incremental: true
+  }),
+  lookups: Metric.counter("flag_context_cache_lookups", {
+    description: "User repository lookups made by the context cache",
+    incremental: true
+  }),
+  evictions: Metric.counter("flag_context_cache_evictions", {
+    description: "Users evicted from the context cache for capacity",
+    incremental: true
+  }),
+  size: Metric.gauge("flag_context_cache_size", { description: "Entries in the context cache" })
+} as const
+
+/**
+ * A cached user and the context last built from it. The context is rebuilt when the clock passes
+ * `validUntil` (a new day of account age, a new age bucket), so segments are right at the moment
+ * of evaluation while a hit costs no rebuild.
+ */
+class CachedUser {
+  /** Used since the last eviction scan passed it (second-chance eviction). */
+  referenced = false
+  private context: UserContext
+  private builtAt: number
+  private validUntil: number
+
+  constructor(
+    readonly user: User,
+    private readonly builder: ContextBuilder["Service"],
+    now: number
+  ) {
+    this.context = builder.build(user, now)
+    this.builtAt = now
+    this.validUntil = builder.validUntil(user, now)
+  }
+
+  contextAt(now: number): UserContext {
+    if (now >= this.validUntil || now < this.builtAt) {
+      this.context = this.builder.build(this.user, now)
+      this.builtAt = now
+      this.validUntil = this.builder.validUntil(this.user, now)
+    }
+    return this.context
+  }
+}
+
+const isUserId = Schema.is(UserId)
+
+const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
+  const repo = yield* UserRepo
+  const builder = yield* ContextBuilder
+  const capacity = Math.max(1, Math.floor(options.capacity ?? contextCacheDefaults.capacity))
+  const timeToLive = Duration.fromInputUnsafe(options.timeToLive ?? contextCacheDefaults.timeToLive)
+  const notFoundTimeToLive = Duration.fromInputUnsafe(
+    options.notFoundTimeToLive ?? contextCacheDefaults.notFoundTimeToLive
+  )
+  const lookupTimeout = options.lookupTimeout ?? contextCacheDefaults.lookupTimeout
+  const counts = { hits: 0, misses: 0, lookups: 0, evictions: 0 }
+
+  const lookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
+    Effect.suspend(() => {
+      counts.lookups++
+      return repo.getById(userId).pipe(
+        withLookupTimeout(userId, lookupTimeout),
+        Effect.flatMap((user) =>
+          Effect.clockWith((clock) => Effect.succeed(new CachedUser(user, builder, clock.currentTimeMillisUnsafe())))
+        )
+      )
+    })
+
+  const cache = yield* Cache.makeWith(lookup, {
+    // Eviction is done below, before each insertion; the cache's own check is a safety net.
+    capacity,
+    timeToLive: (exit) => {
+      if (Exit.isSuccess(exit)) return timeToLive
+      const error = Exit.findErrorOption(exit)
+      return Option.isSome(error) && error.value._tag === "UserNotFound" ? notFoundTimeToLive : Duration.zero
+    }
+  })
+  const map = cache.map
+
+  const settledUser = (entry: Cache.Entry<CachedUser, ContextCacheError>): CachedUser | undefined => {
+    const exit = entry.fiber.pollUnsafe()
+    return exit !== undefined && Exit.isSuccess(exit) ? exit.value : undefined
+  }
+
+  // The Cache evicts silently and in insertion order. Eviction is done here instead, right before
+  // the `Cache.get` that inserts a new key, so that it is counted and gives a used entry a second
+  // chance: a hit only marks its entry (no reordering on the hot path), and the scan from the
+  // oldest end moves a marked entry to the young end instead of evicting it. The Cache's own
+  // check fires only if another fiber inserted between the two steps; the bound holds either way.
+  const makeRoomFor = (userId: string): void => {
+    let excess = MutableHashMap.size(map) + 1 - capacity
+    if (excess <= 0 || MutableHashMap.has(map, userId)) return
+    for (const [key, entry] of map) {
+      const cached = settledUser(entry)
+      MutableHashMap.remove(map, key)
+      if (cached?.referenced === true) {
+        cached.referenced = false
+        MutableHashMap.set(map, key, entry)
+        continue
+      }
+      counts.evictions++
+      if (--excess <= 0) return
+    }
+  }
+
+  const isSettled = (userId: string, now: number): boolean | undefined => {
+    const entry = MutableHashMap.get(map, userId)
+    if (Option.isNone(entry)) return undefined
+    const expiresAt = entry.value.expiresAt
+    if (expiresAt !== undefined && now >= expiresAt) return undefined
+    return entry.value.fiber.pollUnsafe() !== undefined
+  }
+
+  const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
+    Effect.withFiber((fiber) => {
+      const settled = isSettled(userId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      if (settled === true) {
+        counts.hits++
+      } else {
+        counts.misses++
+        if (settled === undefined) makeRoomFor(userId)
+      }
+      return Cache.get(cache, userId)
+    })
+
+  const getValid = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
+    isUserId(userId) ? getCached(userId) : Effect.flatMap(validateUserId(userId), getCached)
+
+  const get = (userId: string): Effect.Effect<UserContext, ContextCacheError> =>
+    Effect.flatMap(getValid(userId), (cached) =>
+      Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
+    )
+
+  const getCachedUnsafe = (userId: string, now: number): UserContext | undefined => {
+    const found = MutableHashMap.get(map, userId)
+    if (Option.isNone(found)) return undefined
+    const entry = found.value
+    if (entry.expiresAt !== undefined && now >= entry.expiresAt) return undefined
+    const cached = settledUser(entry)
+    if (cached === undefined) return undefined
+    cached.referenced = true
+    counts.hits++
+    return cached.contextAt(now)
+  }
+
+  const services = yield* Effect.context<never>()
+  const counter = (metric: Metric.Counter<number>, read: () => number) =>
+    Metric.registerUnsafe(metric, services, {
+      get: () => ({ count: read(), incremental: true }),
+      update: () => {},
+      modify: () => {}
+    })
+  const registrations = [
+    counter(ContextCacheMetrics.hits, () => counts.hits),
+    counter(ContextCacheMetrics.misses, () => counts.misses),
+    counter(ContextCacheMetrics.lookups, () => counts.lookups),
+    counter(ContextCacheMetrics.evictions, () => counts.evictions),
+    Metric.registerUnsafe(ContextCacheMetrics.size, services, {
+      get: () => ({ value: MutableHashMap.size(map) }),
+      update: () => {},
+      modify: () => {}
+    })
+  ]
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const registration of registrations) registration.remove()
+    })
+  )
+
+  return ContextCache.of({
+    get,
+    getUser: (userId) => Effect.map(getValid(userId), (cached) => cached.user),
+    getCachedUnsafe,
+    invalidate: (userId) => Cache.invalidate(cache, userId),
+    invalidateAll: Cache.invalidateAll(cache),
+    size: Cache.size(cache)
+  })
+})
+
+/**
+ * Users loaded from the {@link UserRepo} and the LaunchDarkly contexts built from them, cached.
+ *
+ * Concurrent requests for one user share one lookup. A `UserRepoError` is never cached (the next
+ * request tries again); a `UserNotFound` is cached for `notFoundTimeToLive`; an invalid id never
+ * reaches the repository or the cache.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class ContextCache extends Context.Service<
+  ContextCache,
+  {
+    /** The user's context at the current instant (of the `Clock`). */
+    readonly get: (userId: string) => Effect.Effect<UserContext, ContextCacheError>
+    /** The cached user. */
+    readonly getUser: (userId: string) => Effect.Effect<User, ContextCacheError>
+    /**
+     * The context of a user already in the cache, loaded successfully and not expired, at `now`
+     * (epoch milliseconds, from the same `Clock`); `undefined` otherwise, without starting a
+     * lookup. Synchronous: this is the evaluation hot path.
+     */
+    readonly getCachedUnsafe: (userId: string, now: number) => UserContext | undefined
+    /** Forgets one user: the next request loads it again. A lookup in flight is not interrupted. */
+    readonly invalidate: (userId: string) => Effect.Effect<void>
+    /** Forgets every user. */
+    readonly invalidateAll: Effect.Effect<void>
+    /** The number of entries, expired ones not yet removed included. */
+    readonly size: Effect.Effect<number>
+  }
+>()("effect-flag-context/ContextCache") {
+  /**
+   * Builds a cache over the current {@link UserRepo} and {@link ContextBuilder}.
+   *
+   * @since 0.1.0
+   */
+  static readonly make = (
+    options: ContextCacheOptions = {}
+  ): Effect.Effect<ContextCache["Service"], never, UserRepo | ContextBuilder | Scope.Scope> => make(options)
+
+  /**
+   * A cache with explicit settings (defaults for those left out).
+   *
+   * @since 0.1.0
+   */
+  static readonly layer = (
+    options: ContextCacheOptions = {}
+  ): Layer.Layer<ContextCache, never, UserRepo | ContextBuilder> => Layer.effect(ContextCache, make(options))
+
+  /**
+   * A cache with its settings read from {@link contextCacheConfig}.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerConfig: Layer.Layer<ContextCache, Config.ConfigError, UserRepo | ContextBuilder> = Layer.effect(
+    ContextCache,
+    Effect.flatMap(contextCacheConfig, make)
+  )
+
+  /**
+   * The cache's metrics.
+   *
+   * @since 0.1.0
+   */
+  static readonly metrics = ContextCacheMetrics
+}

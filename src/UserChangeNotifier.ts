@@ -1,0 +1,196 @@
+/**
+ * Live invalidation: Postgres tells every instance of the application when a user changes, and each
+ * drops that user from its {@link ContextCache}, so flags follow a change in about a second instead
+ * of a time-to-live.
+ *
+ * Two parts, both opt-in: a trigger on the user table that `pg_notify`s the id of a user after an
+ * `UPDATE` or `DELETE` ({@link UserChangeNotifier.migrate}), and a listener per instance
+ * ({@link UserChangeNotifier.layerListen}). See `docs/caching.md`.
+ *
+ * @since 0.1.0
+ */
+import type { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, type Scope } from "effect"
+import * as Migrator from "effect/sql/Migrator"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { ContextCache } from "./ContextCache.js"
+import {
+  checkChannel,
+  defaultChannel,
+  type InvalidationTarget,
+  type ListenOptions,
+  listenForUserChanges,
+  metrics
+} from "./internal/notifyListener.js"
+import { triggerStatements } from "./internal/notifyTrigger.js"
+import { resolveTable } from "./internal/userTable.js"
+import type { UserTableOptions } from "./UserTable.js"
+
+/**
+ * The channel used when none is configured: `effect_flag_context_user_changed`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultUserChangedChannel: string = defaultChannel
+
+/**
+ * Options of the listener: the channel and the reconnection schedule.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UserChangeNotifierOptions extends ListenOptions {}
+
+/**
+ * What the listener invalidates. A `ContextCache` is one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UserChangeTarget extends InvalidationTarget {}
+
+/**
+ * Options of the trigger migration: where the users live, and the channel to notify.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NotifyTriggerOptions extends UserTableOptions {
+  /** The channel to notify. Default {@link defaultUserChangedChannel}. */
+  readonly channel?: string | undefined
+  /**
+   * The migrator's bookkeeping table for the trigger. Defaults to `_<table>_notify_migrations`,
+   * next to the user table: separate from the table's own, so that the trigger can be added at any
+   * time whatever ids the table's migrations have reached.
+   */
+  readonly migrationsTable?: string | undefined
+}
+
+/**
+ * The listener's counters: notifications `received`, `applied` (a valid user id, invalidated),
+ * `rejected` (the payload is not a valid `UserId`: ignored), and `reconnects` (listening again
+ * after a lost connection, which invalidates every user).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const UserChangeNotifierMetrics = metrics
+
+const runMigrator = Migrator.make({})
+
+/**
+ * Listens for user changes and invalidates the users it is told about.
+ *
+ * The listener holds one connection of the `PgClient` pool (use a pool, not a single-connection
+ * client). Notification payloads are untrusted: anything that is not a valid `UserId` is ignored
+ * and counted. After a lost connection it listens again with backoff, then invalidates every user,
+ * since changes may have been missed meanwhile.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class UserChangeNotifier extends Context.Service<
+  UserChangeNotifier,
+  {
+    /** The channel listened on. */
+    readonly channel: string
+    /** Whether a `LISTEN` is confirmed right now. */
+    readonly isListening: Effect.Effect<boolean>
+    /** Waits until a `LISTEN` is confirmed (at once when it is). Bound it with a timeout. */
+    readonly awaitListening: Effect.Effect<void>
+  }
+>()("effect-flag-context/UserChangeNotifier") {
+  /**
+   * Starts a listener in the current scope that invalidates `target`, and returns at once: it
+   * connects in the background. Closing the scope stops it and gives its connection back.
+   *
+   * @since 0.1.0
+   */
+  static readonly make: (
+    target: UserChangeTarget,
+    options?: UserChangeNotifierOptions
+  ) => Effect.Effect<UserChangeNotifier["Service"], never, PgClient.PgClient | Scope.Scope> = listenForUserChanges
+
+  /**
+   * A listener that invalidates the {@link ContextCache} of the environment.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerListen = (
+    options?: UserChangeNotifierOptions
+  ): Layer.Layer<UserChangeNotifier, never, PgClient.PgClient | ContextCache> =>
+    Layer.effect(
+      UserChangeNotifier,
+      Effect.gen(function* () {
+        return yield* listenForUserChanges(yield* ContextCache, options)
+      })
+    )
+
+  /**
+   * The trigger's migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects (re-key it to run
+   * it under an application's own migrator). Its effect is idempotent: it replaces the trigger.
+   *
+   * @since 0.1.0
+   */
+  static readonly migrations = (
+    options?: NotifyTriggerOptions
+  ): Readonly<Record<string, Effect.Effect<void, SqlError, SqlClient>>> => {
+    // Only the table and its columns matter here, not the bookkeeping table's name.
+    const table = resolveTable({ table: options?.table, columns: options?.columns, migrationsTable: "unused" })
+    const statements = triggerStatements(
+      table,
+      options?.columns?.id ?? "id",
+      checkChannel(options?.channel ?? defaultChannel)
+    )
+    return {
+      "1_notify_user_changes": Effect.gen(function* () {
+        const sql = yield* SqlClient
+        for (const statement of statements) yield* sql.unsafe(statement)
+      })
+    }
+  }
+
+  /**
+   * Installs the trigger with effect's `Migrator`, in its own bookkeeping table (see
+   * {@link NotifyTriggerOptions}), and returns the migrations it applied. Run it after the table
+   * exists (after `UserTable.migrate`).
+   *
+   * @since 0.1.0
+   */
+  static readonly migrate = (
+    options?: NotifyTriggerOptions
+  ): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, Migrator.MigrationError | SqlError, SqlClient> =>
+    Effect.suspend(() => {
+      // Named like the table's own bookkeeping table, so the two sit side by side.
+      const migrationsTable =
+        options?.migrationsTable ??
+        resolveTable({ ...options, migrationsTable: undefined }).migrationsTable.replace(
+          /_migrations$/,
+          "_notify_migrations"
+        )
+      return runMigrator({
+        loader: Migrator.fromRecord({ ...UserChangeNotifier.migrations(options) }),
+        table: migrationsTable
+      })
+    })
+
+  /**
+   * A layer that installs the trigger when it is built. Provide it after `UserTable.layerMigrate`:
+   * `UserChangeNotifier.layerMigrate(o).pipe(Layer.provide(UserTable.layerMigrate(o)))`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerMigrate = (
+    options?: NotifyTriggerOptions
+  ): Layer.Layer<never, Migrator.MigrationError | SqlError, SqlClient> =>
+    Layer.effectDiscard(UserChangeNotifier.migrate(options))
+
+  /**
+   * The listener's counters.
+   *
+   * @since 0.1.0
+   */
+  static readonly metrics = UserChangeNotifierMetrics
+}

@@ -1,0 +1,112 @@
+/**
+ * The LaunchDarkly SDK boundary: the only code that calls the SDK's evaluation, catches what it
+ * throws, and turns its reasons into our fallbacks.
+ *
+ * @internal
+ */
+import type {
+  LDClient,
+  LDContext,
+  LDEvaluationDetail,
+  LDEvaluationReason,
+  LDLogger
+} from "@launchdarkly/node-server-sdk"
+import { type Context, Effect } from "effect"
+import { format } from "node:util"
+
+/** A fallback the SDK's answer can cause. */
+export type SdkFallback = "ClientNotReady" | "FlagNotFound" | "WrongType" | "EvaluationError"
+
+/** The SDK threw synchronously instead of answering. */
+export class SdkThrew {
+  constructor(readonly cause: unknown) {}
+}
+
+// `variationDetail` calls its callback synchronously whenever the flag store answers synchronously
+// (the in-memory store of streaming, polling, TestData and file data sources). One shared slot and
+// one shared callback avoid a closure per call. A callback that fires late (an asynchronous store)
+// can only run between two calls, never inside the synchronous window of one: each call clears the
+// slot before asking, so a late answer is never mistaken for the current one. It is read from the
+// returned promise instead.
+let slot: LDEvaluationDetail | undefined
+const capture = (_error: unknown, detail: LDEvaluationDetail): void => {
+  slot = detail
+}
+
+/**
+ * Asks the SDK for a flag's value with its reason. Returns the answer when the SDK gave it
+ * synchronously, the SDK's promise when it did not, and {@link SdkThrew} when it threw.
+ */
+export const variationDetailNow = (
+  client: LDClient,
+  flagKey: string,
+  context: LDContext,
+  defaultValue: unknown
+): LDEvaluationDetail | Promise<LDEvaluationDetail> | SdkThrew => {
+  slot = undefined
+  let promise: Promise<LDEvaluationDetail>
+  try {
+    promise = client.variationDetail(flagKey, context, defaultValue, capture)
+  } catch (cause) {
+    return new SdkThrew(cause)
+  }
+  const detail = slot
+  slot = undefined
+  return detail ?? promise
+}
+
+/** The fallback an SDK reason stands for; `null` for a real evaluation. */
+export const sdkFallback = (reason: LDEvaluationReason): SdkFallback | null => {
+  if (reason.kind !== "ERROR") return null
+  switch (reason.errorKind) {
+    case "CLIENT_NOT_READY":
+      return "ClientNotReady"
+    case "FLAG_NOT_FOUND":
+      return "FlagNotFound"
+    case "WRONG_TYPE":
+      return "WrongType"
+    default:
+      return "EvaluationError"
+  }
+}
+
+/** The reason reported when the flag's value does not have the type the caller asked for. */
+export const wrongTypeReason: LDEvaluationReason = Object.freeze({ kind: "ERROR", errorKind: "WRONG_TYPE" })
+
+/** The reason reported when the SDK threw. */
+export const exceptionReason: LDEvaluationReason = Object.freeze({ kind: "ERROR", errorKind: "EXCEPTION" })
+
+/** The reason reported when the user id is not valid, so no context could be built. */
+export const invalidContextReason: LDEvaluationReason = Object.freeze({
+  kind: "ERROR",
+  errorKind: "USER_NOT_SPECIFIED"
+})
+
+const REPEAT_WINDOW_MS = 60_000
+const MAX_REMEMBERED = 1_000
+
+/**
+ * An `LDLogger` that writes into Effect's logger (with the services of `context`, so the
+ * application's logger and minimum level apply). The SDK repeats some messages on every
+ * evaluation (for example while it is not initialized); the same message is written at most once
+ * a minute. SDK `info` and `debug` lines go to `Debug`.
+ */
+export const effectLogger = (context: Context.Context<never>): LDLogger => {
+  const lastWritten = new Map<string, number>()
+  const run = Effect.runForkWith(context)
+  const write = (log: (message: string) => Effect.Effect<void>, args: ReadonlyArray<unknown>): void => {
+    const message = format(...args)
+    const now = Date.now()
+    const last = lastWritten.get(message)
+    if (last !== undefined && now - last < REPEAT_WINDOW_MS) return
+    if (lastWritten.size >= MAX_REMEMBERED) lastWritten.clear()
+    lastWritten.set(message, now)
+    run(Effect.annotateLogs(log(message), "source", "launchdarkly-sdk"))
+  }
+  return {
+    error: (...args) => write(Effect.logError, args),
+    warn: (...args) => write(Effect.logWarning, args),
+    info: (...args) => write(Effect.logDebug, args),
+    debug: (...args) => write(Effect.logDebug, args)
+  }
+}
