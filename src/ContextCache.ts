@@ -19,7 +19,9 @@ import {
   Schema,
   type Scope
 } from "effect"
+import type { PgClient } from "@effect/sql-pg"
 import { ContextBuilder } from "./ContextBuilder.js"
+import { type InvalidateOn, type ListenOptions, listenIfNotify } from "./internal/notifyListener.js"
 import type { UserContext } from "./Segmentation.js"
 import { type User, UserId } from "./User.js"
 import {
@@ -55,6 +57,13 @@ export interface ContextCacheOptions {
   readonly notFoundTimeToLive?: Duration.Input | undefined
   /** The bound on one repository lookup; running out counts as the repository being unavailable. */
   readonly lookupTimeout?: Duration.Input | undefined
+  /**
+   * How the cache learns that a user changed: `"ttl"` (the default) only by expiry; `"notify"` also
+   * by Postgres notifications from the trigger of `UserChangeNotifier.migrate` (needs a `PgClient`).
+   */
+  readonly invalidateOn?: InvalidateOn | undefined
+  /** The channel and reconnect schedule of the `"notify"` listener. */
+  readonly notify?: ListenOptions | undefined
 }
 
 /**
@@ -287,7 +296,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     })
   )
 
-  return ContextCache.of({
+  const service = ContextCache.of({
     get,
     getUser: (userId) => Effect.map(getValid(userId), (cached) => cached.user),
     getCachedUnsafe,
@@ -295,6 +304,8 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     invalidateAll: Cache.invalidateAll(cache),
     size: Cache.size(cache)
   })
+  yield* listenIfNotify(service, options)
+  return service
 })
 
 /**
@@ -342,9 +353,12 @@ export class ContextCache extends Context.Service<
    *
    * @since 0.1.0
    */
-  static readonly layer = (
-    options: ContextCacheOptions = {}
-  ): Layer.Layer<ContextCache, never, UserRepo | ContextBuilder> => Layer.effect(ContextCache, make(options))
+  static readonly layer: {
+    (
+      options: ContextCacheOptions & { readonly invalidateOn: "notify" }
+    ): Layer.Layer<ContextCache, never, UserRepo | ContextBuilder | PgClient.PgClient>
+    (options?: ContextCacheOptions): Layer.Layer<ContextCache, never, UserRepo | ContextBuilder>
+  } = (options: ContextCacheOptions = {}) => Layer.effect(ContextCache, make(options))
 
   /**
    * A cache with its settings read from {@link contextCacheConfig}.

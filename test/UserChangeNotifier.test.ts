@@ -107,7 +107,14 @@ const instance = (db: Database, name: string, reconnect?: Schedule.Schedule<unkn
     Layer.provideMerge(pgLayer(`${db.schema}_${name}`))
   )
 
-type Instance = Layer.Success<ReturnType<typeof instance>>
+/** The same instance, listening through the cache's own option `invalidateOn: "notify"`. */
+const instanceWithOption = (db: Database, name: string) =>
+  FlagClient.layerTest.pipe(
+    Layer.provideMerge(ContextCache.layer({ invalidateOn: "notify", notify: { channel: db.channel } })),
+    Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())),
+    Layer.provideMerge(pgLayer(`${db.schema}_${name}`))
+  )
+
 
 /** Builds an instance, flags `beta-feature` on for segment `beta`, and waits until it listens. */
 const startInstance = (db: Database, name: string, reconnect?: Schedule.Schedule<unknown, unknown>) =>
@@ -123,7 +130,7 @@ const startInstance = (db: Database, name: string, reconnect?: Schedule.Schedule
     return context
   })
 
-const isEnabled = (context: Context.Context<Instance>, userId: UserId) =>
+const isEnabled = (context: Context.Context<FlagClient>, userId: UserId) =>
   Effect.provideContext(FlagClient.isEnabled(flag, userId), context)
 
 /**
@@ -185,11 +192,18 @@ describe.skipIf(!reachable)(
   `UserChangeNotifier - real Postgres${reachable ? "" : ` (SKIPPED: ${url} is unreachable; set DATABASE_URL)`}`,
   () => {
     it.live(
-      "two instances - both serve a segment change within 2 seconds, with no call to invalidate",
+      "two instances (layerListen, and ContextCache invalidateOn: notify) - both serve a segment change within 2 seconds, with no call to invalidate",
       () =>
         Effect.gen(function* () {
           const db = yield* freshDatabase([ada])
-          const instances = [yield* startInstance(db, "a"), yield* startInstance(db, "b")]
+          const withOption = yield* Layer.build(instanceWithOption(db, "b"))
+          yield* Effect.provideContext(
+            Effect.gen(function* () {
+              yield* (yield* TestFlags).enableForSegments(flag, ["beta"])
+            }),
+            withOption
+          )
+          const instances: ReadonlyArray<Context.Context<FlagClient>> = [yield* startInstance(db, "a"), withOption]
           for (const context of instances) assert.isFalse(yield* isEnabled(context, ada.id))
 
           yield* db.setSegments(ada.id, ["beta"])
