@@ -102,9 +102,17 @@ export const migrate = (
 ): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, Migrator.MigrationError | SqlError, SqlClient> =>
   Effect.suspend(() => {
     const table = resolveTable(options ?? {})
-    return runMigrator({
+    const run = runMigrator({
       loader: Migrator.fromRecord({ ...migrations(options), ...options?.extra }),
       table: table.migrationsTable
+    })
+    // The bookkeeping table lives next to the user table, so its schema must exist before the migrator starts.
+    const schema = table.name.schema
+    if (schema === undefined) return run
+    return Effect.gen(function* () {
+      const sql = yield* SqlClient
+      yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`)
+      return yield* run
     })
   })
 

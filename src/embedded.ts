@@ -93,7 +93,16 @@ const makeEmbedded = Effect.fnUntraced(function* (options: EmbeddedOptions) {
     catch: (cause) => new EmbeddedPostgresError({ message: "the PGlite socket server did not start", cause })
   })
   const stop = Effect.promise(() => server.stop())
-  yield* Effect.acquireRelease(start, () => stop)
+  // pglite-socket's `stop` can wait forever for a socket it no longer closes (seen when a process is
+  // interrupted while starting): the release is bounded so that shutting down always finishes.
+  yield* Effect.acquireRelease(start, () =>
+    stop.pipe(
+      Effect.timeoutOrElse({
+        duration: "2 seconds",
+        orElse: () => Effect.logWarning("the embedded Postgres socket server did not close within 2 seconds")
+      })
+    )
+  )
   const address = server.getServerConn()
   const port = Number(address.slice(address.lastIndexOf(":") + 1))
   const host = "127.0.0.1"

@@ -138,5 +138,4 @@ describe("UserFromRow", () => {
       assert.deepStrictEqual(yield* Schema.encodeEffect(UserFromJson)(decoded), json)
     })
   )
-
 })

@@ -115,7 +115,6 @@ const instanceWithOption = (db: Database, name: string) =>
     Layer.provideMerge(pgLayer(`${db.schema}_${name}`))
   )
 
-
 /** Builds an instance, flags `beta-feature` on for segment `beta`, and waits until it listens. */
 const startInstance = (db: Database, name: string, reconnect?: Schedule.Schedule<unknown, unknown>) =>
   Effect.gen(function* () {

@@ -112,6 +112,17 @@ layer(Seeded, { excludeTestServices: true, timeout: "60 seconds" })("UserRepo.la
         )
       })
     )
+    it.effect("creates a schema-qualified table in a schema that does not exist yet", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase
+        const schema = `${db.schema}_new`
+        const table = `"${schema}"."users"`
+        const applied = yield* UserTable.migrate({ table }).pipe(
+          Effect.ensuring(Effect.ignore(db.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+        )
+        assert.deepStrictEqual(applied, [[1, "create_user_table"]])
+      })
+    )
     it.effect("takes extra migrations after its own, each applied once", () =>
       Effect.gen(function* () {
         const db = yield* TestDatabase
