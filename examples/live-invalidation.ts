@@ -11,10 +11,18 @@ import { randomBytes } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import { Clock, DateTime, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { ContextBuilder, User, UserChangeNotifier, type UserId, UserRepo, UserTable } from "effect-flag-context"
+import {
+  ContextBuilder,
+  ContextCache,
+  FlagClient,
+  TestFlags,
+  User,
+  UserChangeNotifier,
+  type UserId,
+  UserRepo,
+  UserTable
+} from "effect-flag-context"
 import { layerPgClient } from "effect-flag-context/embedded"
-import { ContextCache } from "../src/ContextCache.js"
-import { FlagClient, TestFlags } from "../src/FlagClient.js"
 
 // #region migrate
 // With the application's migrations: the user table, then the opt-in trigger. The trigger has its
@@ -26,12 +34,13 @@ const migrate = Effect.gen(function* () {
 // #endregion
 
 // #region notify
-// Every instance: the usual cache, plus a listener that drops a user from it when notified. It
-// holds one connection of the pool, reconnects with backoff, and drops every user once back.
-const CacheNotify = UserChangeNotifier.layerListen().pipe(
-  Layer.provideMerge(ContextCache.layer({ timeToLive: "24 hours" })),
+// Every instance: the usual cache, told to listen. The listener holds one connection of the pool
+// (so the layer needs a PgClient), reconnects with backoff, and drops every user once back.
+const CacheNotify = ContextCache.layer({ timeToLive: "24 hours", invalidateOn: "notify" }).pipe(
   Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg(), ContextBuilder.layer()))
 )
+// Or as a layer of its own, with a handle (`awaitListening`, `isListening`):
+// UserChangeNotifier.layerListen().pipe(Layer.provideMerge(ContextCache.layer()), …)
 // In production: FlagClient.layerConfig.pipe(Layer.provideMerge(CacheNotify), Layer.provideMerge(PgClient.layerConfig(…)))
 // #endregion
 
@@ -88,7 +97,8 @@ const explicitDemo = Effect.gen(function* () {
 /** The notify mode: a plain UPDATE, no invalidate call, and the cache follows. */
 const notifyDemo = Effect.gen(function* () {
   const isOn = yield* betaOn
-  yield* (yield* UserChangeNotifier).awaitListening.pipe(Effect.timeout("5 seconds"))
+  // No need to wait for LISTEN: once it listens, the cache drops every user, so a change made
+  // before that is seen too.
   if (yield* isOn) return yield* Effect.die(new Error("ada starts outside the beta"))
   const sql = yield* SqlClient
   yield* sql`UPDATE "User" SET "metadata" = '{"segments":["beta"]}' WHERE "id" = ${ada.id}`
