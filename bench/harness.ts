@@ -25,7 +25,11 @@ export const quantile = (sorted: ReadonlyArray<number>, q: number): number => {
 }
 
 /** The median of unsorted numbers. */
-export const median = (values: ReadonlyArray<number>): number => quantile([...values].sort((a, b) => a - b), 0.5)
+export const median = (values: ReadonlyArray<number>): number =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5
+  )
 
 /**
  * Runs every competitor once per round, in a rotating order, after `warmup` operations each, and
