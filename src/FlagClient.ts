@@ -31,6 +31,7 @@ import {
 } from "effect"
 import { parse as parseYaml } from "yaml"
 import { ContextBuilder } from "./ContextBuilder.js"
+import { mirrorFlagsFile } from "./internal/flagsFileMirror.js"
 import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
 import {
   effectLogger,
@@ -344,7 +345,7 @@ const productionClient = Effect.fnUntraced(function* (options: FlagClientOptions
   const extra = options.sdkOptions ?? {}
   if (options.flagsFile !== undefined) {
     const files = new integrations.FileDataSourceFactory({
-      paths: [options.flagsFile],
+      paths: [yield* mirrorFlagsFile(options.flagsFile)],
       autoUpdate: true,
       yamlParser: parseYaml
     })

@@ -103,8 +103,18 @@ export const effectLogger = (context: Context.Context<never>): LDLogger => {
     lastWritten.set(message, now)
     run(Effect.annotateLogs(log(message), "source", "launchdarkly-sdk"))
   }
+  // One failure tends to be described by several SDK error lines (a 401 gives "Authentication
+  // failed" and "giving up permanently"): the first is an error, the rest of the window warnings,
+  // so that an alert on errors fires once per failure, and nothing is hidden.
+  let lastError: number | undefined
+  const error = (message: string): Effect.Effect<void> => {
+    const now = Date.now()
+    const burst = lastError !== undefined && now - lastError < REPEAT_WINDOW_MS
+    if (!burst) lastError = now
+    return burst ? Effect.logWarning(message) : Effect.logError(message)
+  }
   return {
-    error: (...args) => write(Effect.logError, args),
+    error: (...args) => write(error, args),
     warn: (...args) => write(Effect.logWarning, args),
     info: (...args) => write(Effect.logDebug, args),
     debug: (...args) => write(Effect.logDebug, args)
