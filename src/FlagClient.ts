@@ -31,7 +31,7 @@ import {
 } from "effect"
 import { parse as parseYaml } from "yaml"
 import { ContextBuilder } from "./ContextBuilder.js"
-import { mirrorFlagsFile } from "./internal/flagsFileMirror.js"
+import { flagsFileDataSource } from "./internal/flagsFile.js"
 import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
 import {
   effectLogger,
@@ -344,14 +344,9 @@ const productionClient = Effect.fnUntraced(function* (options: FlagClientOptions
   const requireInitialized = options.requireInitialized ?? false
   const extra = options.sdkOptions ?? {}
   if (options.flagsFile !== undefined) {
-    const files = new integrations.FileDataSourceFactory({
-      paths: [yield* mirrorFlagsFile(options.flagsFile)],
-      autoUpdate: true,
-      yamlParser: parseYaml
-    })
     return yield* acquireClient(
       options.sdkKey === undefined ? "flags-file" : Redacted.value(options.sdkKey),
-      { ...localOptions, updateProcessor: files.getFactory(), ...extra },
+      { ...localOptions, updateProcessor: flagsFileDataSource(options.flagsFile, parseYaml), ...extra },
       initTimeout,
       requireInitialized
     )

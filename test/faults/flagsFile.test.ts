@@ -3,7 +3,7 @@
  * reloaded on change) is broken while the client runs. The last good flags must keep being served,
  * and a good file must be picked up again, on the same client.
  */
-import { mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -223,15 +223,58 @@ describe("faults - flags file", () => {
         assert.strictEqual((yield* served).banner, "t0")
         yield* rewrite(path, good("t1"))
         yield* eventually(served, (now) => now.banner === "t1", "5 seconds")
-        // A second write within the same tick leaves the modification time as it was: modelled
-        // here by setting it back, which makes the case deterministic.
-        const { atime, mtime } = statSync(path)
+        // A second write within the same tick leaves the modification time as it was. Modelled
+        // deterministically: the time is pinned to a whole second, which the SDK takes in, and
+        // the next write gets the same time back at once.
+        const pinned = new Date(Date.UTC(2025, 0, 1))
+        utimesSync(path, pinned, pinned)
+        yield* sleepLive(200)
+        assert.strictEqual((yield* served).banner, "t1")
         writeFileSync(path, good("t2"))
-        utimesSync(path, atime, mtime)
+        utimesSync(path, pinned, pinned)
         yield* eventually(served, (now) => now.banner === "t2", "3 seconds").pipe(
           Effect.mapError(() => new Error("a change that kept the file's modification time is never picked up"))
         )
       }).pipe(Effect.provide(withFlagsFile(path)), Effect.provide(captureLogs().layer))
+      assert.deepStrictEqual(watch.problems(), [])
+    })
+  )
+
+  it.live("mounted like a Kubernetes ConfigMap (a symlink swapped to a new directory) - each update is served", () =>
+    Effect.gen(function* () {
+      const watch = yield* watchProcess
+      const { dir } = yield* tempFile("unused", "")
+      // <dir>/flags.json -> ..data/flags.json, ..data -> ..v0: an update writes ..vN, points a new
+      // link at it, renames the link over ..data and removes the old directory, as the kubelet does.
+      const version = (n: number, banner: string) => {
+        mkdirSync(join(dir, `..v${n}`))
+        writeFileSync(join(dir, `..v${n}`, "flags.json"), good(banner))
+      }
+      version(0, "k0")
+      symlinkSync(`..v0`, join(dir, "..data"))
+      symlinkSync(join("..data", "flags.json"), join(dir, "flags.json"))
+      const update = (n: number, banner: string) =>
+        Effect.andThen(
+          sleepLive(30),
+          Effect.sync(() => {
+            version(n, banner)
+            symlinkSync(`..v${n}`, join(dir, "..data_tmp"))
+            renameSync(join(dir, "..data_tmp"), join(dir, "..data"))
+            rmSync(join(dir, `..v${n - 1}`), { recursive: true, force: true })
+          })
+        )
+      yield* Effect.gen(function* () {
+        assert.strictEqual((yield* served).banner, "k0")
+        for (const [n, banner] of [
+          [1, "k1"],
+          [2, "k2"]
+        ] as const) {
+          yield* update(n, banner)
+          yield* eventually(served, (now) => now.banner === banner, "5 seconds").pipe(
+            Effect.mapError(() => new Error(`the ConfigMap update ${banner} was never picked up`))
+          )
+        }
+      }).pipe(Effect.provide(withFlagsFile(join(dir, "flags.json"))), Effect.provide(captureLogs().layer))
       assert.deepStrictEqual(watch.problems(), [])
     })
   )

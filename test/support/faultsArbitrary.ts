@@ -314,7 +314,7 @@ export const assertNoPollution = (what: string): void => {
   // Compared as text first: this runs for every case.
   if (
     probe["polluted"] === undefined &&
-    ([] as unknown as Record<string, unknown>)["polluted"] === undefined &&
+    Reflect.get([], "polluted") === undefined &&
     objectNames.join() === objectPrototypeNames.join() &&
     arrayNames.join() === arrayPrototypeNames.join()
   ) {
