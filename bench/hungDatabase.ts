@@ -6,12 +6,12 @@
  * `callers` fibers each evaluate `rounds` distinct users one after another, so later rounds meet
  * a pool whose earlier connection attempts are still hanging.
  */
-import { createServer, type Socket } from "node:net"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Duration, Effect, Layer } from "effect"
 import { contextCacheDefaults } from "../src/ContextCache.js"
 import { FlagClient } from "../src/FlagClient.js"
 import { UserRepo } from "../src/UserRepo.js"
+import { hungListener } from "../test/support/faults.js"
 import { benchFlag, flagStack, flagsFile, quietLogs, userId } from "./fixtures.js"
 import { quantile, since } from "./harness.js"
 
@@ -38,40 +38,6 @@ export interface HungDatabaseResult {
   readonly connections: number
 }
 
-/** A loopback listener that accepts and never answers; it closes every socket when released. */
-const hungListener = Effect.acquireRelease(
-  Effect.callback<{
-    readonly port: number
-    readonly accepted: () => number
-    readonly close: () => Promise<void>
-  }>((resume) => {
-    const sockets = new Set<Socket>()
-    let accepted = 0
-    const server = createServer((socket) => {
-      accepted++
-      sockets.add(socket)
-      socket.on("error", () => {})
-      socket.on("close", () => sockets.delete(socket))
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = address !== null && typeof address === "object" ? address.port : 0
-      resume(
-        Effect.succeed({
-          port,
-          accepted: () => accepted,
-          close: () =>
-            new Promise<void>((resolve) => {
-              for (const socket of sockets) socket.destroy()
-              server.close(() => resolve())
-            })
-        })
-      )
-    })
-  }),
-  (listener) => Effect.promise(() => listener.close())
-)
-
 export const measureHungDatabase = async (options: HungDatabaseOptions = {}): Promise<HungDatabaseResult> => {
   const callers = options.callers ?? 64
   const rounds = options.rounds ?? 4
@@ -82,7 +48,7 @@ export const measureHungDatabase = async (options: HungDatabaseOptions = {}): Pr
     const listener = yield* hungListener
     const path = yield* flagsFile
     const database = PgClient.layer({
-      host: "127.0.0.1",
+      host: listener.host,
       port: listener.port,
       username: "postgres",
       database: "postgres",
