@@ -66,7 +66,7 @@ export const readBounded = (
   if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge())
   return response.stream.pipe(
     Stream.runFoldEffect(
-      () => ({ chunks: [] as Uint8Array[], size: 0 }),
+      () => ({ chunks: [] as Array<Uint8Array>, size: 0 }),
       (acc, chunk: Uint8Array) => {
         acc.size += chunk.byteLength
         if (acc.size > maxBytes) return Effect.fail(tooLarge())
