@@ -4,7 +4,7 @@
  * of a time-to-live.
  *
  * Two parts, both opt-in: a trigger on the user table that `pg_notify`s the id of a user after an
- * `UPDATE` or `DELETE` ({@link UserChangeNotifier.migrate}), and a listener per instance
+ * `INSERT`, `UPDATE` or `DELETE` ({@link UserChangeNotifier.migrate}), and a listener per instance
  * ({@link UserChangeNotifier.layerListen}). See `docs/caching.md`.
  *
  * @since 0.1.0
@@ -129,8 +129,10 @@ export class UserChangeNotifier extends Context.Service<
     )
 
   /**
-   * The trigger's migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects (re-key it to run
-   * it under an application's own migrator). Its effect is idempotent: it replaces the trigger.
+   * The trigger's migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects (re-key them to
+   * run them under an application's own migrator). Each installs the current trigger (replacing any
+   * older one): `1_notify_user_changes` for a new table, `2_notify_user_inserts` for a table that
+   * has the first version, which did not notify `INSERT`s.
    *
    * @since 0.1.0
    */
@@ -144,12 +146,11 @@ export class UserChangeNotifier extends Context.Service<
       options?.columns?.id ?? "id",
       checkChannel(options?.channel ?? defaultChannel)
     )
-    return {
-      "1_notify_user_changes": Effect.gen(function* () {
-        const sql = yield* SqlClient
-        for (const statement of statements) yield* sql.unsafe(statement)
-      })
-    }
+    const install = Effect.gen(function* () {
+      const sql = yield* SqlClient
+      for (const statement of statements) yield* sql.unsafe(statement)
+    })
+    return { "1_notify_user_changes": install, "2_notify_user_inserts": install }
   }
 
   /**
