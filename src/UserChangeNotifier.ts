@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
 import * as Migrator from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -36,12 +36,28 @@ import type { UserTableOptions } from "./UserTable.js"
 export const defaultUserChangedChannel: string = defaultChannel
 
 /**
- * Options of the listener: the channel and the reconnection schedule.
+ * Options of the listener: the channel, the reconnection schedule, and optionally a connection
+ * string of its own (`listenUrl`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface UserChangeNotifierOptions extends ListenOptions {}
+
+/**
+ * The listener's configuration: `DATABASE_LISTEN_URL`, optional, a connection string for the
+ * listener alone (see `listenUrl`), for an application whose `DATABASE_URL` goes through a pooler
+ * that can't `LISTEN`.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const userChangeNotifierConfig: Config.Config<UserChangeNotifierOptions> = Config.Redacted(
+  "DATABASE_LISTEN_URL"
+).pipe(
+  Config.option,
+  Config.map(Option.match({ onNone: (): UserChangeNotifierOptions => ({}), onSome: (listenUrl) => ({ listenUrl }) }))
+)
 
 /**
  * What the listener invalidates. A `ContextCache` is one.
@@ -83,8 +99,9 @@ const runMigrator = Migrator.make({})
 /**
  * Listens for user changes and invalidates the users it is told about.
  *
- * The listener holds one connection of the `PgClient` pool (use a pool, not a single-connection
- * client). Notification payloads are untrusted: anything that is not a valid `UserId` is ignored
+ * The listener holds one connection of the `PgClient` pool, or opens its own with `listenUrl`. A
+ * pool of one connection (it would have none left for lookups) is refused when the listener is
+ * built, with the reason. Notification payloads are untrusted: anything that is not a valid `UserId` is ignored
  * and counted. After a lost connection it listens again with backoff, then invalidates every user,
  * since changes may have been missed meanwhile.
  *
@@ -126,6 +143,19 @@ export class UserChangeNotifier extends Context.Service<
       Effect.gen(function* () {
         return yield* listenForUserChanges(yield* ContextCache, options)
       })
+    )
+
+  /**
+   * {@link UserChangeNotifier.layerListen} with its options read from
+   * {@link userChangeNotifierConfig} (`DATABASE_LISTEN_URL`) and `channel` given here.
+   *
+   * @since 0.2.0
+   */
+  static readonly layerListenConfig = (options?: {
+    readonly channel?: string | undefined
+  }): Layer.Layer<UserChangeNotifier, Config.ConfigError, PgClient.PgClient | ContextCache> =>
+    Layer.unwrap(
+      Effect.map(userChangeNotifierConfig, (config) => UserChangeNotifier.layerListen({ ...config, ...options }))
     )
 
   /**

@@ -7,7 +7,9 @@ import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import {
+  Cause,
   Clock,
+  ConfigProvider,
   Context,
   DateTime,
   Duration,
@@ -27,7 +29,7 @@ import { ContextBuilder } from "../src/ContextBuilder.js"
 import { ContextCache } from "../src/ContextCache.js"
 import { FlagClient, TestFlags } from "../src/FlagClient.js"
 import { User, type UserId } from "../src/User.js"
-import { UserChangeNotifier, UserChangeNotifierMetrics } from "../src/UserChangeNotifier.js"
+import { UserChangeNotifier, UserChangeNotifierMetrics, userChangeNotifierConfig } from "../src/UserChangeNotifier.js"
 import { UserRepo } from "../src/UserRepo.js"
 import * as UserTable from "../src/UserTable.js"
 
@@ -439,6 +441,68 @@ describe.skipIf(!reachable)(
     )
 
     it.live(
+      "pool too small - notify over a pool of one connection fails at build, saying why (ContextCache option and layerListen)",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase([ada])
+          const repo = Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())
+          const viaOption = ContextCache.layer({ invalidateOn: "notify", notify: { channel: db.channel } }).pipe(
+            Layer.provideMerge(repo),
+            Layer.provideMerge(pgLayer(`${db.schema}_one`, 1))
+          )
+          const viaLayer = UserChangeNotifier.layerListen({ channel: db.channel }).pipe(
+            Layer.provideMerge(ContextCache.layer()),
+            Layer.provideMerge(repo),
+            Layer.provideMerge(pgLayer(`${db.schema}_one`, 1))
+          )
+          const buildExit = <A, E>(layer: Layer.Layer<A, E>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+          for (const exit of [yield* buildExit(viaOption), yield* buildExit(viaLayer)]) {
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) {
+              const message = Cause.pretty(exit.cause)
+              assert.include(message, "maxConnections 1")
+              assert.include(message, "listenUrl")
+            }
+          }
+        }),
+      20_000
+    )
+
+    it.live(
+      "listenUrl - the listener on its own direct connection: a pool of one still serves lookups, and changes arrive",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase([ada])
+          const listenUrl = `${url}${url.includes("?") ? "&" : "?"}application_name=${db.schema}_listen`
+          const context = yield* Layer.build(
+            FlagClient.layerTest.pipe(
+              Layer.provideMerge(
+                ContextCache.layer({ invalidateOn: "notify", notify: { channel: db.channel, listenUrl } })
+              ),
+              Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())),
+              Layer.provideMerge(pgLayer(`${db.schema}_pool`, 1))
+            )
+          )
+          yield* Effect.provideContext(
+            Effect.gen(function* () {
+              yield* (yield* TestFlags).enableForSegments(flag, ["beta"])
+            }),
+            context
+          )
+          yield* eventually(
+            "the listener listens on its own connection",
+            "5 seconds",
+            Effect.map(listenerPids(db, `${db.schema}_listen`), (pids) => pids.length === 1)
+          )
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_pool`), 0, "the pool's connection is not listening")
+          assert.isFalse(yield* isEnabled(context, ada.id))
+          yield* db.setSegments(ada.id, ["beta"])
+          yield* eventually("the change is served", "2 seconds", isEnabled(context, ada.id))
+        }),
+      20_000
+    )
+
+    it.live(
       "release - closing the listener runs UNLISTEN, and closing the client leaves no backend",
       () =>
         Effect.gen(function* () {
@@ -469,3 +533,18 @@ describe.skipIf(!reachable)(
     )
   }
 )
+
+describe("userChangeNotifierConfig", () => {
+  it.effect("reads DATABASE_LISTEN_URL as listenUrl (redacted); without it, no option", () =>
+    Effect.gen(function* () {
+      const read = (env: Record<string, string>) =>
+        Effect.provide(userChangeNotifierConfig, ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+      const configured = yield* read({ DATABASE_LISTEN_URL: "postgres://direct:5432/app" })
+      assert.isTrue(Redacted.isRedacted(configured.listenUrl))
+      if (Redacted.isRedacted(configured.listenUrl)) {
+        assert.strictEqual(Redacted.value(configured.listenUrl), "postgres://direct:5432/app")
+      }
+      assert.deepStrictEqual(yield* read({}), {})
+    })
+  )
+})
