@@ -23,6 +23,7 @@ import {
   listenForUserChanges,
   metrics
 } from "./internal/notifyListener.js"
+import { fitIdentifier } from "./internal/identifier.js"
 import { triggerStatements } from "./internal/notifyTrigger.js"
 import { resolveTable } from "./internal/userTable.js"
 import type { UserTableOptions } from "./UserTable.js"
@@ -95,6 +96,16 @@ export interface NotifyTriggerOptions extends UserTableOptions {
 export const UserChangeNotifierMetrics = metrics
 
 const runMigrator = Migrator.make({})
+
+const notifyMigrationsTable = (options: NotifyTriggerOptions | undefined): string => {
+  const { name } = resolveTable({ table: options?.table, migrationsTable: "unused" })
+  // `Migrator` splits its table name on dots.
+  if (name.schema?.includes(".") === true) {
+    throw new Error(`the schema of ${JSON.stringify(options?.table)} contains a dot: set migrationsTable`)
+  }
+  const table = fitIdentifier(`_${name.name.replaceAll(".", "_")}_notify_migrations`)
+  return name.schema === undefined ? table : `${name.schema}.${table}`
+}
 
 /**
  * Listens for user changes and invalidates the users it is told about.
@@ -194,13 +205,9 @@ export class UserChangeNotifier extends Context.Service<
     options?: NotifyTriggerOptions
   ): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, Migrator.MigrationError | SqlError, SqlClient> =>
     Effect.suspend(() => {
-      // Named like the table's own bookkeeping table, so the two sit side by side.
-      const migrationsTable =
-        options?.migrationsTable ??
-        resolveTable({ ...options, migrationsTable: undefined }).migrationsTable.replace(
-          /_migrations$/,
-          "_notify_migrations"
-        )
+      // Named like the table's own bookkeeping table, so the two sit side by side (and stay two
+      // tables when the names are long enough to be shortened).
+      const migrationsTable = options?.migrationsTable ?? notifyMigrationsTable(options)
       return runMigrator({
         loader: Migrator.fromRecord({ ...UserChangeNotifier.migrations(options) }),
         table: migrationsTable

@@ -357,7 +357,7 @@ describe.skipIf(!reachable)(
           const expected = ["u1", "u2", "u3", "u1", "u2", "u2-renamed", "u3"]
           yield* eventually(
             "every change is notified",
-            "2 seconds",
+            "5 seconds",
             Effect.map(Ref.get(seen), (ids) => ids.length >= expected.length)
           )
           assert.deepStrictEqual(yield* Ref.get(seen), expected)
