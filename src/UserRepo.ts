@@ -356,8 +356,13 @@ const classifyHttp = (userId: UserId, error: unknown): UserNotFound | UserRepoEr
 }
 
 const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
-  // Redirects are followed below, one checked hop at a time, each hop retried by the policy.
-  const client = (yield* HttpClient.HttpClient).pipe(HttpAnswer.manualRedirects, withHttpRetry(options.retry))
+  // Redirects are followed below, one checked hop at a time, each hop retried by the policy. Each
+  // hop is scoped, so a response whose body is not read (a redirect) releases its connection.
+  const client = (yield* HttpClient.HttpClient).pipe(
+    HttpAnswer.manualRedirects,
+    HttpClient.withScope,
+    withHttpRetry(options.retry)
+  )
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
   const origin = URL.canParse(baseUrl) ? new URL(baseUrl).origin : baseUrl
   const timeout = options.timeout ?? defaultLookupTimeout
@@ -367,6 +372,7 @@ const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
   const fetchBody = (url: string, redirects: number): Effect.Effect<string, unknown> =>
     client.get(url, { acceptJson: true }).pipe(
       Effect.flatMap((response) => HttpAnswer.readBounded(response, maxBodyBytes)),
+      Effect.scoped,
       Effect.catchIf(
         (error) =>
           HttpClientError.isHttpClientError(error) &&

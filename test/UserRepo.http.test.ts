@@ -215,6 +215,20 @@ layer(Server, { excludeTestServices: true })("UserRepo.layerHttp", (it) => {
     })
   )
 
+  it.effect("an application's own RequestInit (redirect: follow) does not make fetch follow redirects", () =>
+    Effect.gen(function* () {
+      const loop = Array.from({ length: 30 }, () => ({ status: 302, headers: { location: "/users/user-ada" } }))
+      const requests = yield* script(...loop)
+      const error = yield* Effect.flip(
+        (yield* repoWith({ retry: fast })).getById(ada.id).pipe(
+          Effect.provideService(FetchHttpClient.RequestInit, { redirect: "follow", keepalive: false })
+        )
+      )
+      assert.strictEqual(reasonOf(error), "Http")
+      assert.strictEqual((yield* requests).length, 4)
+    })
+  )
+
   it.effect("a redirect to another origin is refused without following it", () =>
     Effect.gen(function* () {
       const server = yield* UserServer
