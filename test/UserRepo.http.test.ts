@@ -220,9 +220,9 @@ layer(Server, { excludeTestServices: true })("UserRepo.layerHttp", (it) => {
       const loop = Array.from({ length: 30 }, () => ({ status: 302, headers: { location: "/users/user-ada" } }))
       const requests = yield* script(...loop)
       const error = yield* Effect.flip(
-        (yield* repoWith({ retry: fast })).getById(ada.id).pipe(
-          Effect.provideService(FetchHttpClient.RequestInit, { redirect: "follow", keepalive: false })
-        )
+        (yield* repoWith({ retry: fast }))
+          .getById(ada.id)
+          .pipe(Effect.provideService(FetchHttpClient.RequestInit, { redirect: "follow", keepalive: false }))
       )
       assert.strictEqual(reasonOf(error), "Http")
       assert.strictEqual((yield* requests).length, 4)
