@@ -187,14 +187,15 @@ export declare namespace UserRepo {
     readonly retry?: HttpRetryOptions | undefined
     /**
      * Redirects followed per request, all on the origin of `baseUrl`; one more, or one to another
-     * origin, fails the lookup with reason `"Http"`. Default 3.
+     * origin, fails the lookup with reason `"Http"`. Default 3; a non-negative integer, else the
+     * layer fails to build.
      *
      * @since 0.2.0
      */
     readonly maxRedirects?: number | undefined
     /**
      * The largest answer body read, in bytes; a larger one fails the lookup with reason `"Http"`
-     * without being buffered. Default 1 MiB.
+     * without being buffered. Default 1 MiB; a non-negative integer, else the layer fails to build.
      *
      * @since 0.2.0
      */
@@ -334,9 +335,6 @@ const decodeUserJson = Schema.decodeUnknownEffect(UserFromJson)
 const classifyHttp = (userId: UserId, error: unknown): UserNotFound | UserRepoError => {
   if (Cause.isTimeoutError(error)) return new UserRepoError({ userId, reason: "Timeout", cause: error })
   if (error instanceof HttpAnswer.HttpAnswerRejected) return new UserRepoError({ userId, reason: "Http", cause: error })
-  if (Schema.isSchemaError(error) || error instanceof SyntaxError) {
-    return new UserRepoError({ userId, reason: "Decode", cause: error })
-  }
   if (!HttpClientError.isHttpClientError(error)) return new UserRepoError({ userId, reason: "Decode", cause: error })
   switch (error.reason._tag) {
     case "StatusCodeError": {
@@ -366,29 +364,22 @@ const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
   const origin = URL.canParse(baseUrl) ? new URL(baseUrl).origin : baseUrl
   const timeout = options.timeout ?? defaultLookupTimeout
-  const maxRedirects = options.maxRedirects ?? 3
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+  const maxRedirects = HttpAnswer.checkCount("maxRedirects", options.maxRedirects, 3)
+  const maxBodyBytes = HttpAnswer.checkCount("maxBodyBytes", options.maxBodyBytes, 1024 * 1024)
 
   const fetchBody = (url: string, redirects: number): Effect.Effect<string, unknown> =>
     client.get(url, { acceptJson: true }).pipe(
       Effect.flatMap((response) => HttpAnswer.readBounded(response, maxBodyBytes)),
       Effect.scoped,
-      Effect.catchIf(
-        (error) =>
-          HttpClientError.isHttpClientError(error) &&
-          error.reason._tag === "StatusCodeError" &&
-          HttpAnswer.redirectTarget(error.reason.response) !== undefined,
-        (error) => {
-          const response = (error as HttpClientError.HttpClientError).response
-          const location = response === undefined ? undefined : HttpAnswer.redirectTarget(response)
-          if (location === undefined) return Effect.fail(error)
-          if (redirects >= maxRedirects) {
-            return Effect.fail(new HttpAnswer.HttpAnswerRejected(`more than ${maxRedirects} redirects`))
-          }
-          const next = HttpAnswer.sameOriginTarget(location, url, origin)
-          return Predicate.isString(next) ? fetchBody(next, redirects + 1) : Effect.fail(next)
+      Effect.catch((error) => {
+        const location = HttpAnswer.redirectLocation(error)
+        if (location === undefined) return Effect.fail(error)
+        if (redirects >= maxRedirects) {
+          return Effect.fail(new HttpAnswer.HttpAnswerRejected(`more than ${maxRedirects} redirects`))
         }
-      )
+        const next = HttpAnswer.sameOriginTarget(location, url, origin)
+        return Predicate.isString(next) ? fetchBody(next, redirects + 1) : Effect.fail(next)
+      })
     )
 
   return UserRepo.of({

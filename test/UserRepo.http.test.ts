@@ -3,7 +3,7 @@
  * scripted answers. Every test counts the requests the server received.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Context, DateTime, Duration, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import { Cause, Context, DateTime, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema } from "effect"
 import { FetchHttpClient, HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { type HttpRetryOptions, httpRetrySchedule, isRetryableHttpError, withHttpRetry } from "../src/HttpRetry.js"
@@ -265,6 +265,16 @@ layer(Server, { excludeTestServices: true })("UserRepo.layerHttp", (it) => {
       assert.strictEqual((yield* requests).length, 1)
       // What the kernel's socket buffers absorbed, not the 512 MiB offered.
       assert.isBelow(yield* server.flooded, 64 * 1024 * 1024)
+    })
+  )
+
+  it.effect("maxRedirects and maxBodyBytes that are not non-negative integers fail the layer's build", () =>
+    Effect.gen(function* () {
+      for (const options of [{ maxRedirects: -1 }, { maxRedirects: Number.NaN }, { maxBodyBytes: Infinity }]) {
+        const exit = yield* Effect.exit(repoWith(options))
+        assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))
+        if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "must be a non-negative integer")
+      }
     })
   )
 

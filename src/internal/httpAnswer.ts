@@ -7,7 +7,7 @@
 import { Context, Effect, Stream } from "effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpClient from "effect/http/HttpClient"
-import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientError from "effect/http/HttpClientError"
 import type { HttpClientResponse } from "effect/http/HttpClientResponse"
 
 /** The user service's answer was refused: the message says why. Never retried. */
@@ -32,9 +32,24 @@ export const manualRedirects = (client: HttpClient.HttpClient): HttpClient.HttpC
     )
   )
 
-/** The target of a redirect answer, or `undefined` when the answer is not a redirect. */
-export const redirectTarget = (response: HttpClientResponse): string | undefined =>
-  response.status >= 300 && response.status < 400 ? response.headers.location : undefined
+/**
+ * The `Location` of a redirect, from the `StatusCodeError` that `filterStatusOk` makes of it, or
+ * `undefined` for any other failure.
+ */
+export const redirectLocation = (error: unknown): string | undefined => {
+  if (!HttpClientError.isHttpClientError(error) || error.reason._tag !== "StatusCodeError") return undefined
+  const { status, headers } = error.reason.response
+  return status >= 300 && status < 400 ? headers.location : undefined
+}
+
+/** A count option, checked once when the layer is built: a bad value is a configuration defect. */
+export const checkCount = (name: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`UserRepo.layerHttp: ${name} must be a non-negative integer, got ${value}`)
+  }
+  return value
+}
 
 /**
  * Resolves a redirect's `Location` against the URL that answered it; refuses a target on another
