@@ -498,6 +498,23 @@ describe.skipIf(!reachable)(
           assert.isFalse(yield* isEnabled(context, ada.id))
           yield* db.setSegments(ada.id, ["beta"])
           yield* eventually("the change is served", "2 seconds", isEnabled(context, ada.id))
+
+          // The same from configuration: DATABASE_LISTEN_URL, with layerListenConfig.
+          const configured = yield* Layer.build(
+            UserChangeNotifier.layerListenConfig({ channel: db.channel }).pipe(
+              Layer.provideMerge(ContextCache.layer()),
+              Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())),
+              Layer.provideMerge(pgLayer(`${db.schema}_pool2`, 1)),
+              Layer.provide(
+                ConfigProvider.layer(
+                  ConfigProvider.fromEnv({ env: { DATABASE_LISTEN_URL: listenUrl.replace(/_listen$/, "_listen2") } })
+                )
+              )
+            )
+          )
+          yield* Context.get(configured, UserChangeNotifier).awaitListening.pipe(Effect.timeout("5 seconds"))
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_listen2`), 1)
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_pool2`), 0)
         }),
       20_000
     )
