@@ -80,7 +80,8 @@ export interface NotifyTriggerOptions extends UserTableOptions {
   /**
    * The migrator's bookkeeping table for the trigger. Defaults to `_<table>_notify_migrations`,
    * next to the user table: separate from the table's own, so that the trigger can be added at any
-   * time whatever ids the table's migrations have reached.
+   * time whatever ids the table's migrations have reached (shortened with a hash when that name
+   * would pass 63 bytes, so that the two stay distinct).
    */
   readonly migrationsTable?: string | undefined
 }
@@ -112,9 +113,9 @@ const notifyMigrationsTable = (options: NotifyTriggerOptions | undefined): strin
  *
  * The listener holds one connection of the `PgClient` pool, or opens its own with `listenUrl`. A
  * pool of one connection (it would have none left for lookups) is refused when the listener is
- * built, with the reason. Notification payloads are untrusted: anything that is not a valid `UserId` is ignored
- * and counted. After a lost connection it listens again with backoff, then invalidates every user,
- * since changes may have been missed meanwhile.
+ * built, with the reason. Notification payloads are untrusted: anything that is not a valid
+ * `UserId` is ignored and counted. After a lost connection it listens again with backoff, then
+ * invalidates every user, since changes may have been missed meanwhile.
  *
  * @since 0.1.0
  * @category services

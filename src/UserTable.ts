@@ -47,7 +47,10 @@ export interface UserTableOptions {
  * @category models
  */
 export interface MigrateOptions extends UserTableOptions {
-  /** The migrator's bookkeeping table. Defaults to `_<table>_migrations`, next to the user table. */
+  /**
+   * The migrator's bookkeeping table. Defaults to `_<table>_migrations`, next to the user table
+   * (shortened with a hash when that name would pass 63 bytes).
+   */
   readonly migrationsTable?: string | undefined
   /** More migrations, keyed `<id>_<name>` (ids above those of {@link migrations}), e.g. opt-in triggers. */
   readonly extra?: Readonly<Record<string, Effect.Effect<void, unknown, SqlClient>>> | undefined
