@@ -16,9 +16,9 @@ export class HttpAnswerRejected extends Error {
 }
 
 /**
- * `fetch` follows redirects itself (up to 20, each retried as a transport error when the chain is
- * too long): ask it for the 3xx answer instead, keeping any `RequestInit` the application set.
- * Clients that do not follow redirects ignore this.
+ * `fetch` follows up to 20 redirects itself, to any host, and ends a loop with a transport error
+ * that the retry policy retries (84 requests for one lookup): ask it for the 3xx answer instead,
+ * keeping the rest of any `RequestInit` the application set. Other clients ignore `RequestInit`.
  */
 export const manualRedirects = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
   client.pipe(
