@@ -27,10 +27,12 @@ import {
   Redacted,
   References,
   Schema,
+  Stream,
   Tracer
 } from "effect"
 import { parse as parseYaml } from "yaml"
 import { ContextBuilder } from "./ContextBuilder.js"
+import { flagUpdates, jsonEquals, watchFlag } from "./internal/flagChanges.js"
 import { flagsFileDataSource } from "./internal/flagsFile.js"
 import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
 import {
@@ -180,6 +182,45 @@ export interface FlagsStateJson {
   readonly $valid?: boolean
   readonly $flagsState?: Readonly<Record<string, unknown>>
   readonly [flagKey: string]: unknown
+}
+
+/**
+ * The context an evaluation for a user would use, from `contextFor`: for callers that talk to
+ * the SDK directly (`identify`, `migrationVariation`, a custom hook).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResolvedContext {
+  /** The LaunchDarkly context; `undefined` when the id is not valid (fallback `"InvalidUserId"`). */
+  readonly context: UserContext | undefined
+  /** `"full"`, or `"id-only"` when a fallback (or `useUserIdOnly`) applied. */
+  readonly kind: ContextKind
+  /** Which fallback applied (`"UserNotFound"`, `"UserRepoUnavailable"`, `"InvalidUserId"`); `null` when none. */
+  readonly fallback: Fallback | null
+}
+
+/**
+ * What `track` sent the event with. With fallback `"InvalidUserId"` no event was sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TrackResult {
+  /** The context the event carries. */
+  readonly kind: ContextKind
+  /** Which fallback applied; `null` when none. */
+  readonly fallback: Fallback | null
+}
+
+/**
+ * A flag the SDK reports updated: the flag itself changed, or a flag or segment it depends on.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FlagChange {
+  readonly flagKey: string
 }
 
 /**
@@ -707,12 +748,61 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
       enabled ? Effect.void : Effect.fail(new FeatureDisabled({ flagKey }))
     )
 
+  // The context, synchronously when possible (see `resolveNow`), else looked up.
+  const resolve = (userId: string, options: EvaluationOptions | undefined): Effect.Effect<Resolved> =>
+    Effect.withFiber((fiber) => {
+      const now = resolveNow(fiber, userId, options)
+      return now === undefined ? resolveSlow(userId, options) : Effect.succeed(now)
+    })
+
+  const contextFor = (userId: UserId, options?: EvaluationOptions): Effect.Effect<ResolvedContext> =>
+    resolve(userId, options)
+
+  const track = (
+    eventKey: string,
+    userId: UserId,
+    data?: Json,
+    metricValue?: number,
+    options?: EvaluationOptions
+  ): Effect.Effect<TrackResult> =>
+    Effect.flatMap(resolve(userId, options), ({ context, kind, fallback }) => {
+      const result: TrackResult = { kind, fallback }
+      if (context === undefined) return Effect.succeed(result)
+      return Effect.try(() => sdk.track(eventKey, context, data, metricValue)).pipe(
+        Effect.as(result),
+        Effect.catch((error) =>
+          Effect.as(
+            Effect.logWarning("LaunchDarkly SDK refused a custom event").pipe(
+              Effect.annotateLogs({ eventKey, cause: String(error.cause) })
+            ),
+            result
+          )
+        )
+      )
+    }).pipe(Effect.withSpan("FlagClient.track", { attributes: { "event.key": eventKey } }))
+
+  const changes: Stream.Stream<FlagChange> = Stream.map(flagUpdates(sdk), (flagKey): FlagChange => ({ flagKey }))
+
+  const watch = <A extends Json>(
+    flagKey: string,
+    userId: UserId,
+    defaultValue: A,
+    options?: EvaluationOptions
+  ): Stream.Stream<Evaluation<JsonOfKind<A>>> =>
+    watchFlag(sdk, flagKey, evaluate(flagKey, userId, defaultValue, options), (self, that) =>
+      jsonEquals(self.value, that.value)
+    )
+
   return FlagClient.of({
     isEnabled,
     variation,
     evaluate,
     allFlags,
     require,
+    contextFor,
+    track,
+    changes,
+    watch,
     initialized: Effect.sync(() => sdk.initialized()),
     sdk
   })
@@ -864,9 +954,37 @@ export class FlagClient extends Context.Service<
     readonly allFlags: (userId: UserId, options?: AllFlagsOptions) => Effect.Effect<FlagsStateJson>
     /** Fails with {@link FeatureDisabled} when the flag is off for the user. */
     readonly require: (flagKey: string, userId: UserId, options?: FlagOptions) => Effect.Effect<void, FeatureDisabled>
+    /**
+     * The context an evaluation for the user would use (looked up and cached as for an
+     * evaluation, fallbacks included), for calls to the SDK this service does not cover.
+     */
+    readonly contextFor: (userId: UserId, options?: EvaluationOptions) => Effect.Effect<ResolvedContext>
+    /**
+     * Sends a custom event (experiments, metrics) with the context an evaluation would use. With
+     * an invalid id nothing is sent, and the result says `"InvalidUserId"`.
+     */
+    readonly track: (
+      eventKey: string,
+      userId: UserId,
+      data?: Json,
+      metricValue?: number,
+      options?: EvaluationOptions
+    ) => Effect.Effect<TrackResult>
+    /** Every flag update the SDK reports, while the stream runs (the listener is removed when it ends). */
+    readonly changes: Stream.Stream<FlagChange>
+    /**
+     * The flag's evaluation for the user now, then again each time its value changes (an update
+     * that leaves the value equal emits nothing).
+     */
+    readonly watch: <A extends Json>(
+      flagKey: string,
+      userId: UserId,
+      defaultValue: A,
+      options?: EvaluationOptions
+    ) => Stream.Stream<Evaluation<JsonOfKind<A>>>
     /** Whether the SDK has received its flags. */
     readonly initialized: Effect.Effect<boolean>
-    /** The SDK client itself, for what this service does not cover (`track`, `identify`). */
+    /** The SDK client itself, for what this service does not cover (`identify`, migrations). */
     readonly sdk: LDClient
   }
 >()("effect-flag-context/FlagClient") {
@@ -988,6 +1106,52 @@ export class FlagClient extends Context.Service<
     options?: FlagOptions
   ): Effect.Effect<void, FeatureDisabled, FlagClient> =>
     FlagClient.use((client) => client.require(flagKey, userId, options))
+
+  /**
+   * `contextFor` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly contextFor = (
+    userId: UserId,
+    options?: EvaluationOptions
+  ): Effect.Effect<ResolvedContext, never, FlagClient> => FlagClient.use((client) => client.contextFor(userId, options))
+
+  /**
+   * `track` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly track = (
+    eventKey: string,
+    userId: UserId,
+    data?: Json,
+    metricValue?: number,
+    options?: EvaluationOptions
+  ): Effect.Effect<TrackResult, never, FlagClient> =>
+    FlagClient.use((client) => client.track(eventKey, userId, data, metricValue, options))
+
+  /**
+   * `changes` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly changes: Stream.Stream<FlagChange, never, FlagClient> = Stream.unwrap(
+    FlagClient.use((client) => Effect.succeed(client.changes))
+  )
+
+  /**
+   * `watch` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly watch = <A extends Json>(
+    flagKey: string,
+    userId: UserId,
+    defaultValue: A,
+    options?: EvaluationOptions
+  ): Stream.Stream<Evaluation<JsonOfKind<A>>, never, FlagClient> =>
+    Stream.unwrap(FlagClient.use((client) => Effect.succeed(client.watch(flagKey, userId, defaultValue, options))))
 
   /**
    * The counter of evaluations.
