@@ -34,6 +34,7 @@ import { parse as parseYaml } from "yaml"
 import { ContextBuilder } from "./ContextBuilder.js"
 import { flagUpdates, jsonEquals, watchFlag } from "./internal/flagChanges.js"
 import { flagsFileDataSource } from "./internal/flagsFile.js"
+import { mergeSdkOptions, serviceUris } from "./internal/sdkOptions.js"
 import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
 import {
   effectLogger,
@@ -276,6 +277,18 @@ export interface FlagClientOptions {
   readonly streamUri?: string | undefined
   /** Events URI, for a relay proxy. */
   readonly eventsUri?: string | undefined
+  /**
+   * The Relay Proxy's URI: the default of `baseUri`, `streamUri` and `eventsUri` (each one given
+   * wins).
+   */
+  readonly relayUri?: string | undefined
+  /**
+   * Daemon mode (the SDK's `useLdd`): flags are read from the persistent feature store given
+   * through {@link FlagClientSdkOptions} or `sdkOptions` (Redis, DynamoDB...), written there by
+   * another process (a Relay Proxy, or an instance with a data source); LaunchDarkly is never
+   * contacted for flags. Default `false`.
+   */
+  readonly daemonMode?: boolean | undefined
   /** Fail the layer with {@link FlagClientInitError} when the SDK does not initialize (default `false`). */
   readonly requireInitialized?: boolean | undefined
   /** Further SDK options, applied last. */
@@ -290,7 +303,8 @@ const nonEmpty = (name: string) =>
 /**
  * The configuration of the client: `LAUNCHDARKLY_SDK_KEY` (secret), `LAUNCHDARKLY_FLAGS_FILE`,
  * `LAUNCHDARKLY_INIT_TIMEOUT` (a duration, default `"5 seconds"`), `LAUNCHDARKLY_BASE_URI`,
- * `LAUNCHDARKLY_STREAM_URI`, `LAUNCHDARKLY_EVENTS_URI`, `LAUNCHDARKLY_REQUIRE_INITIALIZED`
+ * `LAUNCHDARKLY_STREAM_URI`, `LAUNCHDARKLY_EVENTS_URI`, `LAUNCHDARKLY_RELAY_URI` (the default of
+ * the three), `LAUNCHDARKLY_DAEMON_MODE` (default `false`), `LAUNCHDARKLY_REQUIRE_INITIALIZED`
  * (default `false`). Empty values count as unset.
  *
  * @since 0.1.0
@@ -303,6 +317,8 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
   baseUri: nonEmpty("LAUNCHDARKLY_BASE_URI"),
   streamUri: nonEmpty("LAUNCHDARKLY_STREAM_URI"),
   eventsUri: nonEmpty("LAUNCHDARKLY_EVENTS_URI"),
+  relayUri: nonEmpty("LAUNCHDARKLY_RELAY_URI"),
+  daemonMode: Config.Boolean("LAUNCHDARKLY_DAEMON_MODE").pipe(Config.withDefault(false)),
   requireInitialized: Config.Boolean("LAUNCHDARKLY_REQUIRE_INITIALIZED").pipe(Config.withDefault(false))
 }).pipe(
   Config.map(
@@ -313,9 +329,27 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
       baseUri: Option.getOrUndefined(c.baseUri),
       streamUri: Option.getOrUndefined(c.streamUri),
       eventsUri: Option.getOrUndefined(c.eventsUri),
+      ...(Option.isSome(c.relayUri) ? { relayUri: c.relayUri.value } : {}),
+      ...(c.daemonMode ? { daemonMode: true } : {}),
       requireInitialized: c.requireInitialized
     })
   )
+)
+
+/**
+ * SDK options for every client the layers of {@link FlagClient} build, including the
+ * config-driven `FlagClient.layer` and `layerConfig`: hooks, plugins, a persistent feature store
+ * (`@launchdarkly/node-server-sdk-redis`), big segments, a proxy. Provide it with
+ * `Layer.succeed(FlagClientSdkOptions, options)` (or `Layer.effect`, to build a store from
+ * configuration). Merged over this library's own options; `layerWith`'s `sdkOptions` are merged
+ * last; `hooks` and `plugins` of both are kept.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const FlagClientSdkOptions: Context.Reference<LDOptions> = Context.Reference<LDOptions>(
+  "effect-flag-context/FlagClientSdkOptions",
+  { defaultValue: () => ({}) }
 )
 
 /**
@@ -376,14 +410,23 @@ const acquireClient = Effect.fnUntraced(function* (
 const localOptions: LDOptions = { sendEvents: false, diagnosticOptOut: true }
 
 const productionClient = Effect.fnUntraced(function* (options: FlagClientOptions) {
-  const uris: LDOptions = {
-    ...(options.baseUri === undefined ? {} : { baseUri: options.baseUri }),
-    ...(options.streamUri === undefined ? {} : { streamUri: options.streamUri }),
-    ...(options.eventsUri === undefined ? {} : { eventsUri: options.eventsUri })
-  }
+  const uris = serviceUris(options)
   const initTimeout = options.initTimeout ?? Duration.seconds(5)
   const requireInitialized = options.requireInitialized ?? false
-  const extra = options.sdkOptions ?? {}
+  const extra = mergeSdkOptions(yield* FlagClientSdkOptions, options.sdkOptions ?? {})
+  if (options.daemonMode === true && options.flagsFile === undefined) {
+    if (extra.featureStore === undefined) {
+      yield* Effect.logWarning(
+        "LaunchDarkly daemon mode without a persistent feature store: there are no flags to read; give one through FlagClientSdkOptions"
+      )
+    }
+    return yield* acquireClient(
+      options.sdkKey === undefined ? "daemon-mode" : Redacted.value(options.sdkKey),
+      { ...(options.sdkKey === undefined ? localOptions : uris), ...extra, useLdd: true },
+      initTimeout,
+      requireInitialized
+    )
+  }
   if (options.flagsFile !== undefined) {
     return yield* acquireClient(
       options.sdkKey === undefined ? "flags-file" : Redacted.value(options.sdkKey),
