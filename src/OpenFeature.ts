@@ -311,7 +311,7 @@ export class FlagClientProvider implements Provider {
     )
   }
 
-  /** @internal */
+  /** Resolves a boolean flag for OpenFeature; called by OpenFeature's client, not by applications. */
   resolveBooleanEvaluation(
     flagKey: string,
     defaultValue: boolean,
@@ -320,7 +320,7 @@ export class FlagClientProvider implements Provider {
     return this.#resolve(flagKey, defaultValue, context)
   }
 
-  /** @internal */
+  /** Resolves a string flag for OpenFeature; called by OpenFeature's client, not by applications. */
   resolveStringEvaluation(
     flagKey: string,
     defaultValue: string,
@@ -329,7 +329,7 @@ export class FlagClientProvider implements Provider {
     return this.#resolve(flagKey, defaultValue, context)
   }
 
-  /** @internal */
+  /** Resolves a number flag for OpenFeature; called by OpenFeature's client, not by applications. */
   resolveNumberEvaluation(
     flagKey: string,
     defaultValue: number,
@@ -338,7 +338,7 @@ export class FlagClientProvider implements Provider {
     return this.#resolve(flagKey, defaultValue, context)
   }
 
-  /** @internal */
+  /** Resolves a JSON object or array flag for OpenFeature; called by OpenFeature's client, not by applications. */
   resolveObjectEvaluation<T extends JsonValue>(
     flagKey: string,
     defaultValue: T,
