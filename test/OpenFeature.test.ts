@@ -383,6 +383,24 @@ describe("OpenFeature provider - status and events", () => {
   })
 })
 
+describe("OpenFeature provider - from an Effect program", () => {
+  it("FlagClientProvider.make: the provider over the FlagClient of the current layer; closing it closes nothing", async () =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const provider = yield* FlagClientProvider.make
+        const name = domain()
+        yield* Effect.promise(() => OpenFeature.setProviderAndWait(name, provider))
+        const value = yield* Effect.promise(() =>
+          OpenFeature.getClient(name).getBooleanValue("on", false, { targetingKey: "ada" })
+        )
+        yield* Effect.promise(() => OpenFeature.clearProviders())
+        assert.isTrue(value)
+        // The layer's client still answers after OpenFeature closed the provider.
+        assert.isTrue(yield* FlagClient.isEnabled("on", ada.id))
+      }).pipe(Effect.provide(FlagClient.layerTestWith({ users: [ada], flags: { on: true } })))
+    ))
+})
+
 describe("OpenFeature provider - track", () => {
   it("track is forwarded with the user's rich context; value is the metric value", async () =>
     Effect.runPromise(
