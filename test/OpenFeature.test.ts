@@ -10,6 +10,7 @@ import { integrations } from "@launchdarkly/node-server-sdk"
 import { ErrorCode, OpenFeature, ProviderEvents, ProviderStatus, TypedInMemoryProvider } from "@openfeature/server-sdk"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { measureOpenFeature } from "../bench/openFeature.js"
 import { ContextBuilder } from "../src/ContextBuilder.js"
 import { ContextCache } from "../src/ContextCache.js"
 import { FlagClient, TestFlags } from "../src/FlagClient.js"
@@ -450,6 +451,14 @@ describe("OpenFeature provider - track", () => {
         })
       )
     ))
+})
+
+describe("benchmark", () => {
+  it("bench/openFeature.ts - every competitor answers the same", { timeout: 60_000 }, async () => {
+    const result = await measureOpenFeature({ iterations: 20, rounds: 2, warmup: 20 })
+    assert.isTrue(result.agreed)
+    assert.strictEqual(result.results.length, 4)
+  })
 })
 
 describe("richContextHook", () => {
