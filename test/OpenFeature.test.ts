@@ -6,7 +6,8 @@
 import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { integrations } from "@launchdarkly/node-server-sdk"
+import { basicLogger, integrations } from "@launchdarkly/node-server-sdk"
+import { LaunchDarklyProvider } from "@launchdarkly/openfeature-node-server"
 import { ErrorCode, OpenFeature, ProviderEvents, ProviderStatus, TypedInMemoryProvider } from "@openfeature/server-sdk"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
@@ -462,6 +463,40 @@ describe("benchmark", () => {
 })
 
 describe("richContextHook", () => {
+  it("the official LaunchDarkly provider targets segments it could not see without the hook", async () => {
+    const flags = makeFlagClientPromise(FlagClient.layerTestWith({ users: [ada, bob] }))
+    const testData = new integrations.TestData()
+    await testData.update(
+      testData
+        .flag("beta-dashboard")
+        .booleanFlag()
+        .fallthroughVariation(false)
+        .ifMatch("user", "segments", "beta")
+        .thenReturn(true)
+    )
+    const name = domain()
+    await OpenFeature.setProviderAndWait(
+      name,
+      new LaunchDarklyProvider("sdk-key", {
+        updateProcessor: testData.getFactory(),
+        sendEvents: false,
+        diagnosticOptOut: true,
+        logger: basicLogger({ level: "none" })
+      })
+    )
+    const client = OpenFeature.getClient(name)
+    try {
+      assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "ada" }))
+      client.addHooks(richContextHook(flags.runtime))
+      const details = await client.getBooleanDetails("beta-dashboard", false, { targetingKey: "ada" })
+      assert.deepStrictEqual([details.value, details.reason], [true, "RULE_MATCH"])
+      assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "bob" }))
+    } finally {
+      await OpenFeature.clearProviders()
+      await flags.dispose()
+    }
+  })
+
   it("a before hook that gives any provider the rich context", async () => {
     const flags = makeFlagClientPromise(FlagClient.layerTestWith({ users: [ada, bob] }))
     const name = domain()
