@@ -1034,7 +1034,8 @@ export class FlagClient extends Context.Service<
   /**
    * The production stack from configuration ({@link flagClientConfig}, `contextCacheConfig`,
    * the segmentation rules): provide a `UserRepo`. `ContextCache` and `ContextBuilder` are
-   * exposed too, for invalidation.
+   * exposed too, for invalidation. SDK options (hooks, a persistent store) come from
+   * {@link FlagClientSdkOptions} when it is provided.
    *
    * @since 0.1.0
    */
@@ -1048,7 +1049,7 @@ export class FlagClient extends Context.Service<
   )
 
   /**
-   * The client alone, configured from {@link flagClientConfig}.
+   * The client alone, configured from {@link flagClientConfig} (and {@link FlagClientSdkOptions}).
    *
    * @since 0.1.0
    */
