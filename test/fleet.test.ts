@@ -11,6 +11,8 @@ import type { integrations, LDOptions } from "@launchdarkly/node-server-sdk"
 import { RedisFeatureStore } from "@launchdarkly/node-server-sdk-redis"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
+import { ContextBuilder } from "../src/ContextBuilder.js"
+import { ContextCache } from "../src/ContextCache.js"
 import { FlagClient, FlagClientSdkOptions } from "../src/FlagClient.js"
 import type { UserId } from "../src/User.js"
 import { UserRepo } from "../src/UserRepo.js"
@@ -52,6 +54,33 @@ describe("FlagClientSdkOptions", () => {
       assert.deepStrictEqual(seen, [
         { flagKey: "variant", segments: ["beta", "established_user", "user"], value: "beta-variant" }
       ])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("hooks of the service and of layerWith's sdkOptions are both kept", () =>
+    Effect.gen(function* () {
+      const path = yield* flagsFile("json", { flags: { variant: VARIANT } })
+      const seen: Array<string> = []
+      const recording = (name: string): integrations.Hook => ({
+        getMetadata: () => ({ name }),
+        afterEvaluation: (hookContext, data) => {
+          seen.push(`${name}:${hookContext.flagKey}`)
+          return data
+        }
+      })
+      yield* FlagClient.evaluate("variant", id("ada"), "none").pipe(
+        Effect.provide(
+          FlagClient.layerWith({ flagsFile: path, sdkOptions: { hooks: [recording("explicit")] } }).pipe(
+            Layer.provide(Layer.succeed(FlagClientSdkOptions, { hooks: [recording("service")] })),
+            Layer.provide(
+              ContextCache.layer().pipe(
+                Layer.provide(Layer.mergeAll(UserRepo.layerMemory([ada]), ContextBuilder.layer()))
+              )
+            )
+          )
+        )
+      )
+      assert.deepStrictEqual(seen.sort(), ["explicit:variant", "service:variant"])
     }).pipe(Effect.scoped)
   )
 })
