@@ -286,7 +286,7 @@ export interface FlagClientOptions {
    * Daemon mode (the SDK's `useLdd`): flags are read from the persistent feature store given
    * through {@link FlagClientSdkOptions} or `sdkOptions` (Redis, DynamoDB...), written there by
    * another process (a Relay Proxy, or an instance with a data source); LaunchDarkly is never
-   * contacted for flags. Default `false`.
+   * contacted for flags. A flags file wins over it. Default `false`.
    */
   readonly daemonMode?: boolean | undefined
   /** Fail the layer with {@link FlagClientInitError} when the SDK does not initialize (default `false`). */
