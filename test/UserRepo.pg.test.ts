@@ -153,7 +153,10 @@ layer(Seeded, { excludeTestServices: true, timeout: "60 seconds" })("UserRepo.la
         const sent = lookups(yield* db.statements)
         assert.strictEqual(sent.length, 1)
         assert.sameMembers([...(sent[0]?.ids ?? [])], ids)
-        assert.match(sent[0]?.sql ?? "", /^SELECT .* FROM "User" WHERE "id" = ANY\(\$1\)$/)
+        assert.match(
+          sent[0]?.sql ?? "",
+          /^SELECT .* FROM "User" AS "u" CROSS JOIN LATERAL .* WHERE "u"."id" = ANY\(\$1\)$/
+        )
         assert.deepStrictEqual(
           found.map((user) => user.id),
           ids
