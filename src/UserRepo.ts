@@ -207,7 +207,7 @@ export class UserRepo extends Context.Service<
     /** Prisma's `User` model (the default). */
     prisma: { table: "User", columns: {} },
     /** Prisma with the Auth.js adapter: `"emailVerified" timestamp(3)` (verified when set), no metadata. */
-    authJs: { table: "User", columns: { metadata: null, createdAt: "createdAt", updatedAt: "updatedAt" } },
+    authJs: { table: "User", columns: { metadata: null } },
     /** Supabase `auth.users`: `email_confirmed_at`, `raw_user_meta_data`. */
     supabase: {
       table: "auth.users",
