@@ -139,8 +139,15 @@ const decodeSlow = (row: unknown, limits: MetadataLimits): Decoded | DecodeFailu
 }
 
 /** Decodes one row as `UserFromRow` would, within the metadata limits. */
-export const decodeUserRow = (row: unknown, limits: MetadataLimits): Decoded | DecodeFailure =>
-  decodeFast(row, limits) ?? decodeSlow(row, limits)
+export const decodeUserRow = (row: unknown, limits: MetadataLimits): Decoded | DecodeFailure => {
+  const decoded = decodeFast(row, limits) ?? decodeSlow(row, limits)
+  // The statement measured the metadata and sent `null` in its place: say why it is `{}`.
+  if ("user" in decoded && decoded.problem === undefined && Predicate.hasProperty(row, "metadataBytes")) {
+    const bytes = row.metadataBytes
+    if (typeof bytes === "number" && bytes > limits.maxBytes) return { user: decoded.user, problem: "TooLarge" }
+  }
+  return decoded
+}
 
 /** `true` when the fast path handled the row (for tests). */
 export const decodesFast = (row: unknown, limits: MetadataLimits): boolean => decodeFast(row, limits) !== undefined
