@@ -177,6 +177,12 @@ describe("the repository's compiled row decoder", () => {
     if (!("failure" in decoded)) assert.deepStrictEqual(decoded.user, user)
   })
 
+  // The decoder builds users with Schema's undeclared `makeClassTrusted` (see src/internal/userDecoder.ts):
+  // this fails the day effect stops exporting it, before the fallback silently costs 3× per row.
+  it("effect still exports the trusted class constructor the decoder uses", () => {
+    assert.isFunction((Schema as unknown as { readonly makeClassTrusted?: unknown }).makeClassTrusted)
+  })
+
   it("names the field when a row does not decode", () => {
     const decoded = decodeUserRow({ ...row, createdAt: new Date(Number.NaN) }, unbounded)
     assert.isTrue("failure" in decoded)

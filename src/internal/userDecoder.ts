@@ -20,6 +20,20 @@ export interface DecodeFailure {
   readonly failure: string
 }
 
+type UserFields = ConstructorParameters<typeof User>[0]
+
+/**
+ * Builds a `User` from fields this module has already checked. `new User(…)` parses every field
+ * again (metadata included, ≈ 3× the cost here); effect's own decoder builds class instances with
+ * `makeClassTrusted`, which Schema exports without declaring it. Used when present, else the
+ * constructor without checks; the property test in test/User.test.ts fails if the two differ.
+ */
+const trusted = (Schema as unknown as { readonly makeClassTrusted?: unknown }).makeClassTrusted
+const makeUser: (fields: UserFields) => User =
+  typeof trusted === "function"
+    ? (fields) => (trusted as (self: typeof User, fields: UserFields) => User)(User, fields)
+    : (fields) => new User(fields, { disableChecks: true })
+
 const isValidDate = (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime())
 
 const isUserId = (value: unknown): value is UserId =>
@@ -108,18 +122,15 @@ const decodeFast = (row: unknown, limits: MetadataLimits): Decoded | undefined =
     }
   }
   return {
-    user: new User(
-      {
-        id,
-        email,
-        email_verified: verified,
-        name,
-        created_at: DateTime.fromDateUnsafe(createdAt),
-        updated_at: DateTime.fromDateUnsafe(updatedAt),
-        metadata
-      },
-      { disableChecks: true }
-    ),
+    user: makeUser({
+      id,
+      email,
+      email_verified: verified,
+      name,
+      created_at: DateTime.fromDateUnsafe(createdAt),
+      updated_at: DateTime.fromDateUnsafe(updatedAt),
+      metadata
+    }),
     problem
   }
 }
@@ -129,7 +140,8 @@ const decodeSchema = Schema.decodeUnknownResult(UserFromRow)
 /** The slow path: the Schema, then the same metadata limits. */
 const decodeSlow = (row: unknown, limits: MetadataLimits): Decoded | DecodeFailure => {
   const decoded = decodeSchema(row)
-  if (Result.isFailure(decoded)) return { failure: decoded.failure.message }
+  // One line for logs: `Expected a valid Date at ["createdAt"]`.
+  if (Result.isFailure(decoded)) return { failure: decoded.failure.message.replace(/\s*\n\s*/g, " ") }
   const user = decoded.success
   const parsed = Predicate.hasProperty(row, "metadata") ? parseMetadata(row.metadata).problem : undefined
   if (parsed !== undefined) return { user, problem: parsed }
