@@ -29,6 +29,7 @@ import {
   type CatalogRow,
   catalogColumns,
   catalogSql,
+  ConfigProblem,
   type MetadataLimits,
   type PgColumns,
   planTable,
@@ -522,7 +523,15 @@ const inspectTable = (
   )
 
 const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
-  const config = resolveConfig(options)
+  const config = yield* Effect.try({
+    try: () => resolveConfig(options),
+    catch: (error) =>
+      new UserTableMisconfigured({
+        table: options.table ?? "User",
+        option: error instanceof ConfigProblem ? error.option : "table",
+        message: error instanceof Error ? error.message : String(error)
+      })
+  })
   if (options.migrate === true) {
     const named = Object.fromEntries(
       Object.entries(config.columns).filter(([key]) => options.columns?.[key as keyof PgColumns] !== undefined)

@@ -384,7 +384,7 @@ describe("buildContext properties", () => {
     assert.strictEqual(context.kind, "user")
     assert.strictEqual(context.key, user.id)
     assert.isFalse("anonymous" in context)
-    assert.strictEqual(context["email"], user.email)
+    assert.strictEqual(context["email"], user.email ?? undefined)
     assert.strictEqual(context["name"], user.name ?? undefined)
     assert.isArray(context._meta?.privateAttributes)
   })

@@ -359,6 +359,28 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
         })
       )
 
+      it.effect("options that can't be right fail the layer with the option named, never a defect", () =>
+        Effect.gen(function* () {
+          const cases = [
+            [{ columns: { id: null } }, "columns.id"],
+            [{ columns: { email: "" } }, "columns.email"],
+            [{ metadataLimits: { maxKeys: 0 } }, "metadataLimits.maxKeys"],
+            [{ metadataLimits: { maxBytes: 1.5 } }, "metadataLimits.maxBytes"],
+            [{ table: "a.b.c" }, "table"],
+            [{ table: '"unterminated' }, "table"]
+          ] as const
+          for (const [options, option] of cases) {
+            const error = (yield* Effect.flip(build(options as UserRepo.PgOptions))) as UserTableMisconfigured
+            assert.deepStrictEqual(
+              [error._tag, error.option],
+              ["UserTableMisconfigured", option],
+              JSON.stringify(options)
+            )
+            assert.include(error.message, option === "table" ? "table name" : `\`${option}\``)
+          }
+        })
+      )
+
       it.effect("deferred: the layer builds before the table exists; lookups fail Misconfigured until it does", () =>
         Effect.gen(function* () {
           const db = yield* TestDatabase

@@ -92,6 +92,16 @@ export interface TableConfig {
   readonly limits: MetadataLimits
 }
 
+/** An option that can't be right whatever the table: thrown by {@link resolveConfig}. */
+export class ConfigProblem extends Error {
+  constructor(
+    readonly option: string,
+    message: string
+  ) {
+    super(message)
+  }
+}
+
 export const resolveConfig = (options: {
   readonly table?: string | undefined
   readonly columns?: PgColumns | undefined
@@ -103,22 +113,42 @@ export const resolveConfig = (options: {
   for (const key of ["id", "email", "emailVerified", "name", "createdAt", "updatedAt", "metadata"] as const) {
     const value = options.columns?.[key]
     if (value === null) {
-      if (!optionalColumns.has(key)) throw new Error(`the column ${key} is required: it cannot be null`)
+      if (!optionalColumns.has(key)) {
+        throw new ConfigProblem(`columns.${key}`, `the option \`columns.${key}\` cannot be null: ${key} is required`)
+      }
       continue
     }
     if (value !== undefined) {
-      if (value.length === 0 || value.includes("\u0000")) throw new Error(`invalid column name for ${key}`)
+      if (value.length === 0 || value.includes("\u0000")) {
+        throw new ConfigProblem(
+          `columns.${key}`,
+          `the option \`columns.${key}\` is not a column name: ${JSON.stringify(value)}`
+        )
+      }
       named[key] = value
     }
     columns[key] = value ?? key
   }
   const limits = { ...defaultMetadataLimits, ...options.metadataLimits }
   for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`metadataLimits.${key} must be a positive integer`)
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ConfigProblem(
+        `metadataLimits.${key}`,
+        `the option \`metadataLimits.${key}\` must be a positive integer`
+      )
+    }
   }
-  if (limits.maxDepth > 1_000) throw new Error("metadataLimits.maxDepth must be at most 1000")
+  if (limits.maxDepth > 1_000) {
+    throw new ConfigProblem("metadataLimits.maxDepth", "the option `metadataLimits.maxDepth` must be at most 1000")
+  }
+  let table: ResolvedTable
+  try {
+    table = resolveTable({ table: options.table, columns: named, migrationsTable: options.migrationsTable })
+  } catch (error) {
+    throw new ConfigProblem("table", error instanceof Error ? error.message : String(error))
+  }
   return {
-    table: resolveTable({ table: options.table, columns: named, migrationsTable: options.migrationsTable }),
+    table,
     display: options.table ?? "User",
     columns,
     limits
