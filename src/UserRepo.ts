@@ -559,31 +559,53 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
           )
         )
   const inspecting = yield* Semaphore.make(1)
-  /** The lookup, checked once; until the check passes each lookup retries it (deferred mode). */
+  /** The last failed check, answered to lookups for a second instead of checking again for each. */
+  let lastFailure: { readonly at: number; readonly cause: UserTableMisconfigured | SqlError } | undefined
+  const failedCheck = (userId: string, cause: UserTableMisconfigured | SqlError) =>
+    new UserRepoError({
+      userId,
+      reason: cause._tag === "UserTableMisconfigured" ? "Misconfigured" : classifySql(cause),
+      cause
+    })
+  /** The lookup, checked once; until the check passes, lookups run it (one at a time) or share its failure. */
   const currentPlan = (userId: string): Effect.Effect<TablePlan, UserRepoError> =>
     plan !== undefined
       ? Effect.succeed(plan)
       : inspecting.withPermits(1)(
-          Effect.suspend(() =>
-            plan !== undefined
-              ? Effect.succeed(plan)
-              : inspectTable(sql, config).pipe(
-                  Effect.tap((checked) =>
-                    Effect.sync(() => {
-                      plan = checked
-                    })
-                  ),
-                  Effect.mapError(
-                    (cause) =>
-                      new UserRepoError({
-                        userId,
-                        reason: cause._tag === "UserTableMisconfigured" ? "Misconfigured" : classifySql(cause),
-                        cause
-                      })
-                  )
-                )
-          )
+          Effect.suspend(() => {
+            if (plan !== undefined) return Effect.succeed(plan)
+            const now = Date.now()
+            if (lastFailure !== undefined && now - lastFailure.at < 1_000) {
+              return Effect.fail(failedCheck(userId, lastFailure.cause))
+            }
+            return inspectTable(sql, config).pipe(
+              Effect.tap((checked) =>
+                Effect.sync(() => {
+                  plan = checked
+                  lastFailure = undefined
+                })
+              ),
+              Effect.tapError((cause) =>
+                Effect.sync(() => {
+                  lastFailure = { at: Date.now(), cause }
+                })
+              ),
+              Effect.mapError((cause) => failedCheck(userId, cause))
+            )
+          })
         )
+
+  /** The row of one id: `undefined` when there is none, or when the id column can't hold it. */
+  const lookupRow = (userId: UserId): Effect.Effect<LookupResult, UserRepoError> =>
+    Effect.flatMap(currentPlan(userId), (current) => {
+      const key = current.normalizeId(userId)
+      // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
+      if (key === undefined) return Effect.succeed(undefined)
+      return Effect.mapError(
+        Effect.request(Lookup({ id: key }), resolver),
+        (error) => new UserRepoError({ userId, reason: classifySql(error), cause: error })
+      )
+    })
 
   /** Looks `ids` up; a statement that fails on one row's data is split until only that row's id fails. */
   const fetch = (
@@ -643,14 +665,7 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   return UserRepo.of({
     getById: Effect.fn("UserRepo.getById")(function* (id: string) {
       const userId = yield* validateUserId(id)
-      const current = yield* currentPlan(userId)
-      const key = current.normalizeId(userId)
-      // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
-      if (key === undefined) return yield* new UserNotFound({ userId })
-      const result = yield* Effect.request(Lookup({ id: key }), resolver).pipe(
-        Effect.mapError((error) => new UserRepoError({ userId, reason: classifySql(error), cause: error })),
-        withLookupTimeout(userId, timeout)
-      )
+      const result = yield* withLookupTimeout(userId, timeout)(lookupRow(userId))
       if (result === undefined) return yield* new UserNotFound({ userId })
       if ("failure" in result) {
         return yield* new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) })

@@ -57,6 +57,20 @@ const evaluate = (options: UserRepo.PgOptions, id: string, flag = "staff-tools")
     })
   )
 
+/**
+ * The id of the user `lookup` finds within 10 attempts 300 ms apart (a failed table check is shared
+ * by the lookups of the next second, then run again), or `""`.
+ */
+const eventually = (lookup: Effect.Effect<{ readonly id: string }, unknown>) =>
+  Effect.gen(function* () {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const result = yield* Effect.result(lookup)
+      if (result._tag === "Success") return result.success.id
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+    }
+    return ""
+  })
+
 const build = (options: UserRepo.PgOptions) =>
   Effect.map(Layer.build(UserRepo.layerPg(options)), (context) => Context.get(context, UserRepo))
 
@@ -400,8 +414,40 @@ layer(TestDatabase.layer, { excludeTestServices: true, timeout: "60 seconds" })(
           yield* sql.unsafe(
             `INSERT INTO "${db.schema}"."${name}" VALUES ('user-1', 'a@example.com', true, NULL, now(), now(), '{}')`
           )
-          assert.strictEqual((yield* repo.getById("user-1")).id, "user-1")
+          assert.strictEqual(yield* eventually(repo.getById("user-1")), "user-1")
         })
+      )
+
+      it.effect(
+        "a database unreachable at build: the layer builds, lookups say why, and the check runs once it is back",
+        () =>
+          Effect.gen(function* () {
+            const db = yield* TestDatabase
+            const { table } =
+              yield* seedTable(`id text PRIMARY KEY, email text NOT NULL, "emailVerified" boolean NOT NULL,
+          name text, "createdAt" timestamptz NOT NULL, "updatedAt" timestamptz NOT NULL, metadata jsonb NOT NULL`)
+            yield* db.admin.unsafe(
+              `INSERT INTO ${table
+                .split(".")
+                .map((part) => `"${part}"`)
+                .join(".")} VALUES ('user-1', 'a@example.com', true, NULL, now(), now(), '{}')`
+            )
+            yield* db.disconnect
+            const repo = yield* build({ table, timeout: "10 seconds" })
+            const errors = yield* Effect.forEach(
+              ["user-1", "user-2", "user-1"],
+              (id) => Effect.flip(repo.getById(id)),
+              {
+                concurrency: "unbounded"
+              }
+            ).pipe(Effect.ensuring(db.reconnect))
+            for (const error of errors) {
+              const repoError = error as UserRepoError
+              assert.deepStrictEqual([repoError.reason, repoError.isRetryable], ["Unavailable", true])
+              assert.include(repoError.message, "ECONNREFUSED")
+            }
+            assert.strictEqual(yield* eventually(repo.getById("user-1")), "user-1")
+          })
       )
 
       it.effect(
