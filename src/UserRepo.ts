@@ -404,14 +404,11 @@ const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
 
 const decodeUserRowSchema = Schema.decodeUnknownEffect(UserFromRow)
 
-const warnMetadata = (userId: string, problem: string, extra?: Record<string, unknown>) =>
+/** One warning per user whose metadata was replaced by `{}`, saying why. */
+const warnMetadata = (userId: string, problem: string) =>
   Effect.annotateLogs(
     Effect.logWarning(`stored user metadata is ${metadataProblemText[problem] ?? problem}; using {}`),
-    {
-      userId,
-      problem,
-      ...extra
-    }
+    { userId, problem }
   )
 
 const metadataProblemText: Record<string, string> = {
