@@ -412,7 +412,7 @@ const warnMetadata = (userId: string, problem: string) =>
   )
 
 const metadataProblemText: Record<string, string> = {
-  InvalidJson: "not valid JSON",
+  InvalidJson: "not a JSON object",
   NotAnObject: "not a JSON object",
   TooLarge: "over metadataLimits.maxBytes",
   TooManyKeys: "over metadataLimits.maxKeys",
