@@ -48,7 +48,9 @@ const lookupAll = (repo: UserRepo["Service"], ids: ReadonlyArray<string>) =>
   })
 
 const assertFound = (results: ReadonlyArray<{ readonly _tag: string }>, ids: ReadonlyArray<string>) => {
-  results.forEach((result, i) => assert.strictEqual(result._tag, "Success", ids[i]))
+  results.forEach((result, i) => {
+    assert.strictEqual(result._tag, "Success", ids[i])
+  })
 }
 
 layer(Seeded, { excludeTestServices: true, timeout: "120 seconds" })("faults - batch isolation", (it) => {
