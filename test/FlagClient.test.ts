@@ -12,6 +12,7 @@ import {
   FlagClientInitError,
   FlagClientMetrics,
   type FlagClientOptions,
+  maxFlagSeries,
   TestFlags
 } from "../src/FlagClient.js"
 import { UserId } from "../src/User.js"
@@ -317,7 +318,7 @@ describe("FlagClient - operations", () => {
     }
   })
 
-  it.effect("UserNotFound / UserRepoError - one warning per user per minute, with the reason", () =>
+  it.effect("UserNotFound / UserRepoError - a warning with the fallback and the reason, not repeated within 10 s", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       yield* Effect.gen(function* () {
@@ -356,9 +357,68 @@ describe("FlagClient - operations", () => {
           )
         assert.strictEqual(yield* count("counted", "none"), 3)
         assert.strictEqual(yield* count("counted", "UserNotFound"), 2)
-        assert.strictEqual(yield* count("missing", "FlagNotFound"), 1)
+        assert.strictEqual(yield* count("(unknown)", "FlagNotFound"), 1)
       }).pipe(Effect.provide(testLayer()))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect(
+    "metrics - series stay bounded: unknown flags share (unknown), known flags past the cap share (other)",
+    () =>
+      Effect.gen(function* () {
+        yield* Effect.gen(function* () {
+          const testFlags = yield* TestFlags
+          for (let i = 0; i < 100_000; i++) yield* FlagClient.isEnabled(`nope-${i}`, id("present"))
+          const flags = Array.from({ length: maxFlagSeries + 5 }, (_, i) => `known-${i}`)
+          for (const flag of flags) yield* testFlags.enable(flag)
+          for (const flag of flags) yield* FlagClient.isEnabled(flag, id("present"))
+          const snapshot = yield* Metric.snapshot
+          const series = snapshot.filter((metric) => metric.id === FlagClientMetrics.evaluations.id)
+          assert.isAtMost(series.length, maxFlagSeries + 2)
+          const count = (flag: string, fallback: string) =>
+            Effect.map(
+              Metric.value(Metric.withAttributes(FlagClientMetrics.evaluations, { flag, fallback })),
+              (s) => s.count
+            )
+          assert.strictEqual(yield* count("(unknown)", "FlagNotFound"), 100_000)
+          assert.strictEqual(yield* count("known-0", "none"), 1)
+          assert.strictEqual(yield* count("(other)", "none"), 5)
+          const total = series.reduce(
+            (sum, metric) => sum + (metric.type === "Counter" ? Number(metric.state.count) : 0),
+            0
+          )
+          assert.strictEqual(total, 100_000 + maxFlagSeries + 5)
+        }).pipe(Effect.provide(testLayer()))
+      }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect(
+    "warnings - one line per cause per 10 s with the root cause and the count, whatever the number of users",
+    () =>
+      Effect.gen(function* () {
+        const logs = captureLogs()
+        yield* Effect.gen(function* () {
+          const warnings = () => logs.lines.filter((line) => line.level === "Warn")
+          for (let i = 0; i < 10_000; i++) yield* FlagClient.isEnabled("x", id(`user-${i}`))
+          assert.strictEqual(warnings().length, 1)
+          const first = warnings()[0]
+          assert.strictEqual(first?.annotations["reason"], "Unavailable")
+          assert.strictEqual(first?.annotations["affected"], 1)
+          assert.match(String(first?.annotations["cause"]), /connection refused/)
+          assert.match(first?.message ?? "", /connection refused/)
+          yield* TestClock.adjust("9 seconds")
+          yield* FlagClient.isEnabled("x", id("late"))
+          assert.strictEqual(warnings().length, 1)
+          yield* TestClock.adjust("1 second")
+          yield* FlagClient.isEnabled("x", id("later"))
+          assert.strictEqual(warnings().length, 2)
+          assert.strictEqual(warnings()[1]?.annotations["affected"], 10_001)
+          assert.strictEqual(warnings()[1]?.annotations["userId"], "later")
+        }).pipe(
+          Effect.provide(FlagClient.layerTest.pipe(Layer.provide(cacheOver(repoDown)))),
+          Effect.provide(logs.layer)
+        )
+      })
   )
 
   it.effect("tracing - a span FlagClient.evaluate per evaluation, with the flag key and the fallback", () =>
@@ -384,6 +444,83 @@ describe("FlagClient - operations", () => {
           ["traced", "UserNotFound"]
         ]
       )
+      assert.strictEqual(evaluations[0]?.attributes.get("feature_flag.key"), "traced")
+      assert.strictEqual(evaluations[0]?.attributes.get("feature_flag.provider.name"), "LaunchDarkly")
+      assert.deepStrictEqual(
+        evaluations.map((span) =>
+          span.events
+            .filter(([name]) => name === "feature_flag.evaluation")
+            .map(([name, , attributes]) => [name, attributes])
+        ),
+        [
+          [
+            [
+              "feature_flag.evaluation",
+              {
+                "feature_flag.key": "traced",
+                "feature_flag.provider.name": "LaunchDarkly",
+                "feature_flag.context.id": "present",
+                "feature_flag.result.reason": "default",
+                "feature_flag.result.variant": "0",
+                "flag.context": "full"
+              }
+            ]
+          ],
+          [
+            [
+              "feature_flag.evaluation",
+              {
+                "feature_flag.key": "traced",
+                "feature_flag.provider.name": "LaunchDarkly",
+                "feature_flag.context.id": "ghost",
+                "feature_flag.result.reason": "default",
+                "feature_flag.result.variant": "0",
+                "flag.context": "id-only",
+                "flag.fallback": "UserNotFound"
+              }
+            ]
+          ]
+        ]
+      )
+    })
+  )
+
+  it.effect("tracing - with Effect's native tracer, feature_flag.evaluation events on the caller's span", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.gen(function* () {
+        yield* (yield* TestFlags).enable("traced")
+        yield* FlagClient.isEnabled("traced", id("present"))
+        yield* FlagClient.isEnabled("absent-flag", id("present"))
+        yield* FlagClient.isEnabled("traced", id("   "))
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("request"), Effect.provide(testLayer()))
+      assert.instanceOf(span, Tracer.NativeSpan)
+      const events = (span as Tracer.NativeSpan).events.filter(([name]) => name === "feature_flag.evaluation")
+      assert.deepStrictEqual(
+        events.map(([name, , attributes]) => [
+          name,
+          attributes["feature_flag.key"],
+          attributes["feature_flag.context.id"],
+          attributes["feature_flag.result.reason"],
+          attributes["error.type"]
+        ]),
+        [
+          ["feature_flag.evaluation", "traced", "present", "default", undefined],
+          ["feature_flag.evaluation", "absent-flag", "present", "error", "flag_not_found"],
+          ["feature_flag.evaluation", "traced", undefined, "error", "invalid_context"]
+        ]
+      )
+    })
+  )
+
+  it.effect("tracing - off: no span around, or tracing disabled, records nothing", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.gen(function* () {
+        yield* (yield* TestFlags).enable("traced")
+        yield* FlagClient.isEnabled("traced", id("present")).pipe(Effect.withTracerEnabled(false))
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("request"), Effect.provide(testLayer()))
+      assert.strictEqual((span as Tracer.NativeSpan).events.length, 0)
     })
   )
 })
