@@ -12,6 +12,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Layer,
   Metric,
   MutableHashMap,
@@ -29,7 +30,7 @@ import {
   type InvalidUserId,
   type UserNotFound,
   UserRepo,
-  type UserRepoError,
+  UserRepoError,
   validateUserId,
   withLookupTimeout
 } from "./UserRepo.js"
@@ -232,24 +233,51 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     }
   }
 
-  const isSettled = (userId: string, now: number): boolean | undefined => {
+  const liveEntry = (userId: string, now: number): Cache.Entry<CachedUser, ContextCacheError> | undefined => {
     const entry = MutableHashMap.get(map, userId)
     if (Option.isNone(entry)) return undefined
     const expiresAt = entry.value.expiresAt
-    if (expiresAt !== undefined && now >= expiresAt) return undefined
-    return entry.value.fiber.pollUnsafe() !== undefined
+    return expiresAt !== undefined && now >= expiresAt ? undefined : entry.value
   }
+
+  // A caller waits for a lookup at most `lookupTimeout` from its own request, whatever the lookup
+  // does: under a burst a lookup may start late (the pool busy), and a custom repository may not
+  // be interruptible. The caller joins the lookup's fiber instead of becoming one of the Cache's
+  // awaiters, so giving up costs nothing and never interrupts the lookup other callers share; the
+  // lookup still ends at its own timeout.
+  const lookupTimeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(lookupTimeout))
+  const waitFor = (
+    userId: string,
+    lookup: Fiber.Fiber<CachedUser, ContextCacheError>
+  ): Effect.Effect<CachedUser, ContextCacheError> =>
+    Effect.timeoutOrElse(Fiber.join(lookup), {
+      duration: lookupTimeout,
+      orElse: () =>
+        Effect.fail(
+          new UserRepoError({
+            userId,
+            reason: "Timeout",
+            cause: new Error(`no answer within ${lookupTimeoutMillis} ms of the request`)
+          })
+        )
+    })
 
   const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
     Effect.withFiber((fiber) => {
-      const settled = isSettled(userId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
-      if (settled === true) {
-        counts.hits++
-      } else {
+      const entry = liveEntry(userId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      if (entry !== undefined) {
+        if (entry.fiber.pollUnsafe() !== undefined) {
+          counts.hits++
+          return Cache.get(cache, userId)
+        }
         counts.misses++
-        if (settled === undefined) makeRoomFor(userId)
+        return waitFor(userId, entry.fiber)
       }
-      return Cache.get(cache, userId)
+      counts.misses++
+      makeRoomFor(userId)
+      return Effect.flatMap(Effect.forkDetach(Cache.get(cache, userId), { startImmediately: true }), (lookup) =>
+        waitFor(userId, lookup)
+      )
     })
 
   const getValid = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>

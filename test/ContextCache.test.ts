@@ -56,6 +56,48 @@ describe("ContextCache", () => {
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
+  it.effect(
+    "a caller waits at most lookupTimeout, even for a lookup that can't be interrupted, and never cancels it",
+    () =>
+      Effect.gen(function* () {
+        let started = 0
+        let finished = 0
+        const stuck = Layer.succeed(
+          UserRepo,
+          UserRepo.of({
+            getById: (userId) =>
+              Effect.uninterruptible(
+                Effect.sync(() => started++).pipe(
+                  Effect.andThen(Effect.sleep("5 seconds")),
+                  Effect.andThen(Effect.sync(() => finished++)),
+                  Effect.as(makeUser(userId, NOW, 3))
+                )
+              )
+          })
+        )
+        yield* Effect.gen(function* () {
+          const cache = yield* ContextCache
+          const first = yield* Effect.forkChild(Effect.exit(cache.get("slow")))
+          yield* TestClock.adjust("100 millis")
+          const second = yield* Effect.forkChild(Effect.exit(cache.get("slow")))
+          yield* TestClock.adjust("100 millis")
+          const exit = yield* Fiber.join(first)
+          assert.isTrue(Exit.isFailure(exit))
+          assert.strictEqual(
+            Exit.findErrorOption(exit).pipe((o) => (o._tag === "Some" ? o.value._tag : "none")),
+            "UserRepoError"
+          )
+          assert.isUndefined(second.pollUnsafe())
+          yield* TestClock.adjust("100 millis")
+          assert.isTrue(Exit.isFailure(yield* Fiber.join(second)))
+          assert.strictEqual(started, 1)
+          assert.strictEqual(finished, 0)
+          yield* TestClock.adjust("5 seconds")
+          assert.strictEqual(finished, 1)
+        }).pipe(Effect.provide(cacheLayer(stuck, { lookupTimeout: "200 millis" })))
+      })
+  )
+
   it.effect("a failed lookup is never cached: the next call tries again", () =>
     Effect.gen(function* () {
       let calls = 0
