@@ -181,10 +181,11 @@ describe("faults - load (cold burst)", () => {
     "10,000 concurrent cold users, pool of 10 - every answer arrives, the full context or the id-only fallback",
     () =>
       Effect.promise(() => measureBurst({ users: BURST_USERS, lookupTimeout: "1 second" })).pipe(
-        Effect.map((result) => {
+        Effect.tap((result) => {
           const report = JSON.stringify(result)
           assert.strictEqual(result.full + result.idOnly + result.wrong, BURST_USERS, report)
           assert.strictEqual(result.wrong, 0, report)
+          return Effect.void
         })
       ),
     120_000
