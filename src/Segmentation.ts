@@ -246,8 +246,11 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
   segments.push(...metadataSegments(metadata["segments"]))
   if (Predicate.isString(role) && rules.privilegedRoles.includes(role)) segments.push(role)
 
-  // Custom attributes first, built-ins last: nothing from metadata can shadow a built-in.
-  const entries: Array<readonly [string, unknown]> = []
+  // Custom attributes first, built-ins last. Every metadata key is prefixed `custom_` and no
+  // built-in starts so, so nothing from metadata can shadow a built-in, and a key such as
+  // `__proto__` becomes the plain data key `custom___proto__`: plain assignment is safe, and builds
+  // the object without the garbage of an entries list (this runs once per user loaded).
+  const context: Record<string, unknown> = {}
   const custom: Array<string> = []
   const maxCustom = rules.maxCustomAttributes
   for (const key in metadata) {
@@ -256,23 +259,23 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
       continue
     }
     const name = `custom_${key}`
-    entries.push([name, metadata[key]])
+    context[name] = metadata[key]
     custom.push(name)
   }
-  if (email !== null) entries.push(["email", email])
-  if (domain !== undefined) entries.push(["email_domain", domain])
-  entries.push(["email_verified", user.email_verified])
-  if (user.name !== null) entries.push(["name", user.name])
-  entries.push(["created_at", new Date(createdAt).toISOString()])
-  entries.push(["account_age_days", accountAgeDays(createdAt, now)])
-  if (Predicate.isString(role)) entries.push(["role", role])
-  entries.push(["segments", sortedUnique(segments)])
-  entries.push(["kind", "user"], ["key", user.id])
+  if (email !== null) context["email"] = email
+  if (domain !== undefined) context["email_domain"] = domain
+  context["email_verified"] = user.email_verified
+  if (user.name !== null) context["name"] = user.name
+  context["created_at"] = new Date(createdAt).toISOString()
+  context["account_age_days"] = accountAgeDays(createdAt, now)
+  if (Predicate.isString(role)) context["role"] = role
+  context["segments"] = sortedUnique(segments)
+  context["kind"] = "user"
+  context["key"] = user.id
   const privateAttributes =
     rules.privateAttributes === "pii" ? ["email", "name", ...custom] : Array.from(rules.privateAttributes)
-  entries.push(["_meta", { privateAttributes }])
-  // `Object.fromEntries` defines own properties, so a metadata key such as `__proto__` stays data.
-  return Object.fromEntries(entries) as UserContext
+  context["_meta"] = { privateAttributes }
+  return context as UserContext
 }
 
 /**
