@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { ConfigProvider, Effect, Exit, Fiber, Layer, Metric, Redacted, Schema, Tracer, type Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
@@ -561,6 +563,58 @@ describe("FlagClient - production layer", () => {
         )
         assert.strictEqual(reloaded.fallback, null)
       }).pipe(Effect.provide(FlagClient.layerWith({ flagsFile: path }).pipe(Layer.provide(memoryCache))))
+    })
+  )
+
+  it.effect("privacy - events sent to LaunchDarkly redact PII and per-request attributes unless declared public", () =>
+    Effect.gen(function* () {
+      // A loopback events endpoint that keeps every payload the SDK posts.
+      const payloads: Array<unknown> = []
+      const eventsUri = yield* Effect.acquireRelease(
+        Effect.callback<{ readonly uri: string; readonly close: () => void }>((resume) => {
+          const server = createServer((request, response) => {
+            let body = ""
+            request.on("data", (chunk: Buffer) => {
+              body += chunk.toString("utf8")
+            })
+            request.on("end", () => {
+              if (body.length > 0) payloads.push(JSON.parse(body))
+              response.writeHead(202).end()
+            })
+          })
+          server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as AddressInfo
+            resume(Effect.succeed({ uri: `http://127.0.0.1:${port}`, close: () => server.close() }))
+          })
+        }),
+        ({ close }) => Effect.sync(close)
+      )
+      const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
+      yield* Effect.gen(function* () {
+        const client = yield* FlagClient
+        yield* client.evaluate("banner", id("present"), "none", {
+          attributes: { ip: "203.0.113.9", country: "NZ" },
+          publicAttributes: ["country"]
+        })
+        yield* Effect.promise(() => client.sdk.flush())
+      }).pipe(
+        Effect.provide(
+          FlagClient.layerWith({
+            flagsFile: path,
+            sdkOptions: { sendEvents: true, diagnosticOptOut: true, eventsUri: eventsUri.uri }
+          }).pipe(Layer.provide(memoryCache))
+        )
+      )
+      const events = payloads.flat() as Array<{ readonly kind: string; readonly context?: Record<string, unknown> }>
+      const indexed = events.find((event) => event.kind === "index")?.context
+      assert.isDefined(indexed, JSON.stringify(events))
+      assert.strictEqual(indexed?.["key"], "present")
+      assert.strictEqual(indexed?.["country"], "NZ")
+      for (const name of ["ip", "email", "name"]) assert.isFalse(name in (indexed ?? {}), name)
+      const redacted = (indexed?.["_meta"] as { readonly redactedAttributes?: ReadonlyArray<string> } | undefined)
+        ?.redactedAttributes
+      assert.includeMembers([...(redacted ?? [])], ["ip", "email", "name"])
+      assert.notInclude([...(redacted ?? [])], "country")
     })
   )
 
