@@ -566,6 +566,27 @@ describe("FlagClient - production layer", () => {
     })
   )
 
+  it.effect("SDK log lines - 1,000 distinct unknown flag keys write one line, not one per key", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
+      yield* Effect.gen(function* () {
+        const client = yield* FlagClient
+        for (let i = 0; i < 1_000; i++) yield* client.isEnabled(`no-such-flag-${i}`, id("present"))
+      }).pipe(
+        Effect.provide(FlagClient.layerWith({ flagsFile: path }).pipe(Layer.provide(memoryCache))),
+        Effect.provide(logs.layer)
+      )
+      yield* eventually(
+        Effect.sync(() => logs.lines.filter((line) => /Unknown feature flag/.test(line.message)).length),
+        (n) => n > 0
+      )
+      const unknown = logs.lines.filter((line) => /Unknown feature flag/.test(line.message))
+      assert.strictEqual(unknown.length, 1)
+      assert.strictEqual(unknown[0]?.annotations["source"], "launchdarkly-sdk")
+    })
+  )
+
   it.effect("privacy - events sent to LaunchDarkly redact PII and per-request attributes unless declared public", () =>
     Effect.gen(function* () {
       // A loopback events endpoint that keeps every payload the SDK posts.
