@@ -51,7 +51,10 @@ export type ContextCacheError = InvalidUserId | UserNotFound | UserRepoError
  * @category models
  */
 export interface ContextCacheOptions {
-  /** The most users kept; the least recently used is evicted first. */
+  /**
+   * The most users kept. A recently used user is kept over one that was not (second chance), and a
+   * new user is admitted only when asked for more often than the one it would evict (TinyLFU).
+   */
   readonly capacity?: number | undefined
   /** How long a loaded user is kept. */
   readonly timeToLive?: Duration.Input | undefined
