@@ -55,6 +55,15 @@ export interface HotPathResult {
   readonly flagClientPromise: number
   /** The SDK's `await variation` in the alternatives' group, their reference. */
   readonly sdkVariationAlternatives: number
+  /** `FlagClient.isEnabled` inside a span with Effect's native tracer: one span event per evaluation. */
+  readonly flagClientInSpan: number
+  /** The SDK's `await variation` on the same context without `_meta`: what per-context private attributes cost it. */
+  readonly sdkVariationNoMeta: number
+  /** 64 fibers (`FlagClient`) and 64 async loops (the SDK's `await variation`), per evaluation. */
+  readonly concurrentFlagClient: number
+  readonly concurrentSdk: number
+  /** `concurrentSdk / concurrentFlagClient`: throughput relative to the SDK (target at least 0.8). */
+  readonly throughputRatio: number
   /** `flagClient / sdkVariation`: the figure with a target (at most 1.3). */
   readonly ratio: number
   /** `flagClient / thinnestEffect`: what `FlagClient`'s own code adds. */
@@ -64,6 +73,7 @@ export interface HotPathResult {
   /** The target's group, then the alternatives' group. */
   readonly results: ReadonlyArray<InterleavedResult>
   readonly alternatives: ReadonlyArray<InterleavedResult>
+  readonly concurrent: ReadonlyArray<InterleavedResult>
 }
 
 const OPEN_FEATURE_DOMAIN = "effect-flag-context-bench"
@@ -145,6 +155,25 @@ export const measureHotPath = async (options: HotPathOptions = {}): Promise<HotP
         for (let i = 0; i < n; i++) value = yield* thinnest
         last.thinnest = value
       })
+    const { _meta: _ignored, ...noMetaContext } = context as LDContext & { readonly _meta?: unknown }
+    const inSpan = (n: number) => isEnabled(n).pipe(Effect.withSpan("bench request"))
+    const CONCURRENCY = 64
+    const concurrentFlagClient = (n: number) =>
+      Effect.forEach(
+        Array.from({ length: CONCURRENCY }, (_, k) => Math.floor((n + k) / CONCURRENCY)),
+        (share) => isEnabled(share),
+        { concurrency: "unbounded", discard: true }
+      )
+    const concurrentSdk = async (n: number): Promise<void> => {
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async (_, k) => {
+          const share = Math.floor((n + k) / CONCURRENCY)
+          let value: unknown = false
+          for (let i = 0; i < share; i++) value = await sdk.variation(benchFlag, context, false)
+          last.sdk = value === true
+        })
+      )
+    }
     const naive = Effect.tryPromise(() => sdk.variation(benchFlag, context, false))
     const naiveLoop = (n: number) =>
       Effect.gen(function* () {
@@ -178,7 +207,28 @@ export const measureHotPath = async (options: HotPathOptions = {}): Promise<HotP
             name: "Thinnest Effect over the public SDK: `withFiber` + cache read + the call above",
             run: (n) => run(thinnestLoop(n))
           },
-          { name: "Naive Effect wrapper: `Effect.tryPromise(() => sdk.variation(…))`", run: (n) => run(naiveLoop(n)) }
+          { name: "Naive Effect wrapper: `Effect.tryPromise(() => sdk.variation(…))`", run: (n) => run(naiveLoop(n)) },
+          {
+            name: "FlagClient.isEnabled inside a span, native tracer (a `feature_flag.evaluation` event each)",
+            run: (n) => run(inSpan(n))
+          },
+          {
+            name: "SDK `await variation`, the same context without `_meta` (plain loop)",
+            run: async (n) => {
+              let value: unknown = false
+              for (let i = 0; i < n; i++) value = await sdk.variation(benchFlag, noMetaContext as LDContext, false)
+              last.sdk = value === true
+            }
+          }
+        ],
+        { warmup, rounds, iterations }
+      )
+    )
+    const concurrent = yield* Effect.promise(() =>
+      interleaved(
+        [
+          { name: "FlagClient.isEnabled, 64 fibers, cached user", run: (n) => run(concurrentFlagClient(n)) },
+          { name: "SDK `await variation`, 64 async loops, prebuilt context", run: concurrentSdk }
         ],
         { warmup, rounds, iterations }
       )
@@ -207,10 +257,11 @@ export const measureHotPath = async (options: HotPathOptions = {}): Promise<HotP
         { warmup: Math.min(warmup, 5 * alternativesIterations), rounds, iterations: alternativesIterations }
       )
     )
-    return { results, alternatives, agreed: Object.values(last).every((value) => value) }
+    return { results, alternatives, concurrent, agreed: Object.values(last).every((value) => value) }
   })
 
-  const { results, alternatives, agreed } = await Effect.runPromise(quietLogs(Effect.scoped(program)))
+  const { results, alternatives, concurrent, agreed } = await Effect.runPromise(quietLogs(Effect.scoped(program)))
+  const con = (i: number) => concurrent[i]?.median ?? Number.NaN
   const at = (i: number) => results[i]?.median ?? Number.NaN
   const alt = (i: number) => alternatives[i]?.median ?? Number.NaN
   return {
@@ -224,10 +275,16 @@ export const measureHotPath = async (options: HotPathOptions = {}): Promise<HotP
     openFeature: alt(1),
     flagClientPromise: alt(2),
     sdkVariationAlternatives: alt(0),
+    flagClientInSpan: at(5),
+    sdkVariationNoMeta: at(6),
+    concurrentFlagClient: con(0),
+    concurrentSdk: con(1),
+    throughputRatio: con(1) / con(0),
     ratio: at(0) / at(1),
     ratioToThinnest: at(0) / at(3),
     agreed,
     results,
-    alternatives
+    alternatives,
+    concurrent
   }
 }

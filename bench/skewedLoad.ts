@@ -4,6 +4,7 @@
  * callers. The cache starts cold; the draws come from a seeded generator, so every run asks for
  * the same users in the same order.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Context, Effect, Layer } from "effect"
 import { FlagClient } from "../src/FlagClient.js"
 import type { UserId } from "../src/User.js"
@@ -46,6 +47,9 @@ export interface SkewedLoadResult {
   readonly fallbackShare: number
   /** The share of draws that fall on the `capacity` most popular users: what a perfect cache would hit. */
   readonly topShare: number
+  /** Event-loop delay during the run (`monitorEventLoopDelay`, 1 ms resolution): p99 and max, in ms. */
+  readonly loopDelayP99Ms: number
+  readonly loopDelayMaxMs: number
 }
 
 /** A seeded 32-bit generator (mulberry32), uniform in [0, 1). */
@@ -122,9 +126,12 @@ export const measureSkewedLoad = async (options: SkewedLoadOptions = {}): Promis
         if (evaluation.fallback !== null) fallbacks++
       }
     })
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+    loopDelay.enable()
     const start = performance.now()
     yield* Effect.forEach(Array.from({ length: callers }), () => caller, { concurrency: "unbounded", discard: true })
     const wallMs = since(start)
+    loopDelay.disable()
     const count = yield* database.count
     const sorted = Array.from(latencies).sort((a, b) => a - b)
     return {
@@ -143,7 +150,9 @@ export const measureSkewedLoad = async (options: SkewedLoadOptions = {}): Promis
       statementsPer10k: (count.statements * 10_000) / evaluations,
       loadsPer10k: (count.ids * 10_000) / evaluations,
       fallbackShare: fallbacks / evaluations,
-      topShare: cdf[Math.min(capacity, users) - 1] ?? 1
+      topShare: cdf[Math.min(capacity, users) - 1] ?? 1,
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))

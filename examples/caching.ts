@@ -21,7 +21,7 @@ import { TestClock } from "effect/testing"
 // #region settings
 // Every field is optional; these are the defaults (CONTEXT_CACHE_* with ContextCache.layerConfig).
 const Cache = ContextCache.layer({
-  capacity: 1000, // users kept; the least recently used is evicted first
+  capacity: 1000, // users kept; popular ones are kept over rarely asked ones
   timeToLive: "24 hours", // how long a loaded user is kept
   notFoundTimeToLive: "60 seconds", // how long "no such user" is remembered
   lookupTimeout: "1 second" // the bound on one repository lookup

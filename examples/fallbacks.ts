@@ -6,7 +6,7 @@
  * and captures the log lines: no network.
  */
 import { strict as assert } from "node:assert"
-import { DateTime, Effect, Exit, Layer, Logger, References } from "effect"
+import { DateTime, Effect, Exit, Layer, Logger, References, Tracer } from "effect"
 import { ContextBuilder, ContextCache, FlagClient, TestFlags, User, type UserId, UserRepo } from "effect-flag-context"
 
 const ada = new User({
@@ -75,6 +75,20 @@ const Strict = FlagClient.layerWith({
 })
 // #endregion
 
+// #region tracing
+// Each evaluation is an OpenTelemetry `feature_flag.evaluation` event on the caller's span, with
+// Effect's own tracer too; with a tracing backend installed it also gets a span of its own.
+const traced = Effect.gen(function* () {
+  yield* (yield* TestFlags).enableForSegments("beta-dashboard", ["beta"])
+  yield* FlagClient.isEnabled("beta-dashboard", ada.id)
+  const span = yield* Effect.currentSpan
+  return span instanceof Tracer.NativeSpan ? span.events.filter(([name]) => name === "feature_flag.evaluation") : []
+}).pipe(Effect.withSpan("GET /dashboard"))
+// [["feature_flag.evaluation", <time>, { "feature_flag.key": "beta-dashboard",
+//   "feature_flag.provider.name": "LaunchDarkly", "feature_flag.context.id": "ada",
+//   "feature_flag.result.reason": "targeting_match", "feature_flag.result.variant": "0", … }]]
+// #endregion
+
 // Everything logged, as `level message {annotations}`.
 const logged: Array<string> = []
 const Capture = Logger.layer([
@@ -109,9 +123,12 @@ export const program = Effect.gen(function* () {
   const strict = yield* Effect.exit(Layer.build(Strict.pipe(Layer.provide(Offline))).pipe(Effect.scoped))
   assert.ok(Exit.isFailure(strict))
 
-  assert.ok(
-    logged.some((line) => line.startsWith('Warn Flags for user "nobody" are evaluated with an id-only context'))
-  )
+  assert.ok(logged.some((line) => line.startsWith("Warn Flags evaluated with an id-only context (UserNotFound)")))
   assert.ok(logged.some((line) => line.includes('"fallback":"UserRepoUnavailable","reason":"Timeout"')))
+
+  const events = yield* traced.pipe(Effect.provide(FlagClient.layerTestWith({ users: [ada] })))
+  assert.equal(events.length, 1)
+  assert.equal(events[0]?.[2]["feature_flag.key"], "beta-dashboard")
+  assert.equal(events[0]?.[2]["feature_flag.result.reason"], "targeting_match")
   return logged
 }).pipe(Effect.provide(Capture))

@@ -37,10 +37,25 @@ const context = buildContext(ada, now, rules)
 // context._meta.privateAttributes: ["email", "name", "custom_plan"]
 // #endregion
 
+// #region verified
+// A domain makes an employee only when the address is verified (unless the rule is turned off).
+const unverified = new User({ ...ada, email_verified: false })
+const notEmployee = buildContext(unverified, now, rules)
+// notEmployee.segments: ["beta", "moderator", "recent_user", "user"]
+const trusting = buildContext(unverified, now, makeRules({ ...rules, domainSegmentsRequireVerifiedEmail: false }))
+// trusting.segments includes "employee"
+// #endregion
+
 // #region request
-// Per-request attributes go onto a copy; the cached context is never modified.
-const forThisRequest = withRequestAttributes(context, { role: "admin", attributes: { country: "NZ" } })
+// Per-request attributes go onto a copy; the cached context is never modified. They are private
+// (never sent to LaunchDarkly in events) unless named in `publicAttributes`.
+const forThisRequest = withRequestAttributes(context, {
+  role: "admin",
+  attributes: { country: "NZ", ip: "203.0.113.9" },
+  publicAttributes: ["country"]
+})
 // forThisRequest.segments includes "admin"; context.segments does not.
+// forThisRequest._meta.privateAttributes: ["email", "name", "custom_plan", "ip"]
 
 // When the user can't be loaded, only the id is sent.
 const fallback = idOnlyContext("user-42")
@@ -50,5 +65,10 @@ export const program = Effect.sync(() => {
   if (!forThisRequest.segments?.includes("admin") || context.segments?.includes("admin")) {
     throw new Error("request attributes leaked into the cached context")
   }
+  if (notEmployee.segments?.includes("employee") || !trusting.segments?.includes("employee")) {
+    throw new Error("domain segments ignored email_verified")
+  }
+  const redacted = forThisRequest._meta?.privateAttributes ?? []
+  if (!redacted.includes("ip") || redacted.includes("country")) throw new Error("request attributes not private")
   return { context, forThisRequest, fallback }
 })

@@ -27,8 +27,9 @@ const selection = <const L extends string>(name: string, keywords: ReadonlyArray
 /**
  * The configuration of {@link Segmentation.SegmentationRules}, one variable per rule:
  * `SEGMENT_SYSTEM_USER_IDS`, `SEGMENT_EMPLOYEE_DOMAINS`, `SEGMENT_PRIVILEGED_ROLES` (comma
- * separated), `SEGMENT_NEW_USER_DAYS`, `SEGMENT_RECENT_USER_DAYS`, `SEGMENT_METADATA_ATTRIBUTES`
- * (`all`, `none` or a list), `SEGMENT_PRIVATE_ATTRIBUTES` (`pii` or a list).
+ * separated), `SEGMENT_DOMAIN_REQUIRES_VERIFIED` (default `true`), `SEGMENT_NEW_USER_DAYS`,
+ * `SEGMENT_RECENT_USER_DAYS`, `SEGMENT_METADATA_ATTRIBUTES` (`all`, `none` or a list),
+ * `SEGMENT_MAX_CUSTOM_ATTRIBUTES` (default 100), `SEGMENT_PRIVATE_ATTRIBUTES` (`pii` or a list).
  *
  * @since 0.1.0
  * @category config
@@ -38,10 +39,17 @@ export const rulesConfig = () => {
   return {
     systemUserIds: list("SEGMENT_SYSTEM_USER_IDS", d.systemUserIds),
     employeeDomains: list("SEGMENT_EMPLOYEE_DOMAINS", d.employeeDomains),
+    domainSegmentsRequireVerifiedEmail: Config.Boolean("SEGMENT_DOMAIN_REQUIRES_VERIFIED").pipe(
+      Config.withDefault(d.domainSegmentsRequireVerifiedEmail)
+    ),
     privilegedRoles: list("SEGMENT_PRIVILEGED_ROLES", d.privilegedRoles),
     newUserDays: Config.Finite("SEGMENT_NEW_USER_DAYS").pipe(Config.withDefault(d.newUserDays)),
     recentUserDays: Config.Finite("SEGMENT_RECENT_USER_DAYS").pipe(Config.withDefault(d.recentUserDays)),
     metadataAttributes: selection("SEGMENT_METADATA_ATTRIBUTES", ["all", "none"] as const, "all"),
+    maxCustomAttributes: Config.schema(
+      Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+      "SEGMENT_MAX_CUSTOM_ATTRIBUTES"
+    ).pipe(Config.withDefault(d.maxCustomAttributes)),
     privateAttributes: selection("SEGMENT_PRIVATE_ATTRIBUTES", ["pii"] as const, "pii")
   }
 }

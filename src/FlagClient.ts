@@ -25,7 +25,6 @@ import {
   Metric,
   Option,
   Redacted,
-  References,
   Schema,
   Stream,
   Tracer
@@ -103,8 +102,13 @@ export type ContextKind = "full" | "id-only"
 export interface EvaluationOptions {
   /** Skip the user lookup and evaluate with the id alone. */
   readonly useUserIdOnly?: boolean | undefined
-  /** Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored). */
+  /**
+   * Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored).
+   * They are private (redacted from the events sent to LaunchDarkly) unless named in `publicAttributes`.
+   */
   readonly attributes?: Readonly<Record<string, Json>> | undefined
+  /** Names of `attributes` sent to LaunchDarkly in clear, for example to see them in its UI. */
+  readonly publicAttributes?: ReadonlyArray<string> | undefined
   /** Sets the `role` attribute and adds the role to the segments, for this evaluation. */
   readonly role?: string | undefined
 }
@@ -356,6 +360,10 @@ export const FlagClientSdkOptions: Context.Reference<LDOptions> = Context.Refere
  * The counter of evaluations, one series per `flag` and `fallback` (`"none"` when none applied).
  * Read a series with `Metric.withAttributes(FlagClientMetrics.evaluations, { flag, fallback })`.
  *
+ * The series are bounded whatever keys callers pass: flags the SDK does not know (`FlagNotFound`)
+ * share the flag `"(unknown)"`, and past {@link maxFlagSeries} distinct flags the others share the
+ * flag `"(other)"`.
+ *
  * @since 0.1.0
  * @category metrics
  */
@@ -365,6 +373,25 @@ export const FlagClientMetrics = {
     incremental: true
   })
 } as const
+
+/**
+ * The most distinct flag keys counted in their own series by one client (see
+ * {@link FlagClientMetrics}).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const maxFlagSeries = 1_000
+
+/**
+ * How often a fallback warning is written per cause: at most one line per cause (the fallback, the
+ * repository's reason and the root cause's message) every 10 seconds, carrying the number of
+ * evaluations that fell back for that cause since the previous line.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const fallbackWarningInterval: Duration.Duration = Duration.seconds(10)
 
 // ---------------------------------------------------------------------------------------------
 // The SDK client's life cycle
@@ -472,8 +499,13 @@ const decodeWith = <A>(schema: Schema.Decoder<A>): Decode<A> => {
 const isUserId = Schema.is(UserId)
 const SUCCEED_TRUE = Effect.succeed(true)
 const SUCCEED_FALSE = Effect.succeed(false)
-const WARN_INTERVAL_MS = 60_000
-const MAX_WARNED = 10_000
+const WARN_INTERVAL_MS = Duration.toMillis(fallbackWarningInterval)
+// Causes are few in practice (one per failure mode); a bound keeps a flood of distinct messages
+// from growing the map: past it, causes share one limiter.
+const MAX_CAUSES = 100
+const UNKNOWN_FLAG = "(unknown)"
+const OTHER_FLAG = "(other)"
+const PROVIDER_NAME = "LaunchDarkly"
 
 const FALLBACK_INDEX: Readonly<Record<Fallback, number>> = {
   UserNotFound: 1,
@@ -490,19 +522,99 @@ const withRequest = (context: UserContext, options: EvaluationOptions | undefine
 
 // A span per evaluation only when a tracing backend is installed. Measured here, a span costs
 // several times the evaluation itself (about 10 µs with the stack capture `withSpan` does by
-// default, 5 µs without, against about 1.5 µs for the SDK's `variation`). The native tracer
-// exports nothing and nothing running inside the span could read it, so skipping the span there
-// is unobservable; with a real tracer the span is made without a stack capture.
-const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
-  fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer && fiber.getRef(References.TracerEnabled)
+// default, 5 µs without, against about 1.5 µs for the SDK's `variation`). Without a backend (the
+// native tracer) the evaluation is recorded as an OpenTelemetry `feature_flag.evaluation` event on
+// the caller's span, if there is one: no span is made, and with no span around nothing is done.
+// The fiber's cache holds the tracer, the flag and the span: no context lookup per evaluation.
+const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const tracer = fiber.cache.tracer
+  return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
+}
 
 const traced = <A>(effect: Effect.Effect<Evaluation<A>>, flagKey: string): Effect.Effect<Evaluation<A>> =>
   effect.pipe(
     Effect.tap((evaluation) =>
       Effect.annotateCurrentSpan({ "flag.fallback": evaluation.fallback ?? "none", "flag.context": evaluation.context })
     ),
-    Effect.withSpan("FlagClient.evaluate", { attributes: { "flag.key": flagKey } }, { captureStackTrace: false })
+    Effect.withSpan(
+      "FlagClient.evaluate",
+      { attributes: { "flag.key": flagKey, "feature_flag.key": flagKey, "feature_flag.provider.name": PROVIDER_NAME } },
+      { captureStackTrace: false }
+    )
   )
+
+// OpenTelemetry's `feature_flag.result.reason` values for the SDK's reason kinds.
+const otelReason = (reason: LDEvaluationReason, fallback: Fallback | null): string => {
+  if (fallback !== null && fallback !== "UserNotFound" && fallback !== "UserRepoUnavailable") return "error"
+  switch (reason.kind) {
+    case "OFF":
+      return "disabled"
+    case "FALLTHROUGH":
+      return reason.inExperiment === true ? "split" : "default"
+    case "TARGET_MATCH":
+    case "RULE_MATCH":
+      return reason.inExperiment === true ? "split" : "targeting_match"
+    case "ERROR":
+      return "error"
+    default:
+      return "unknown"
+  }
+}
+
+// OpenTelemetry's `error.type` values (OpenFeature error codes) for our fallbacks.
+const OTEL_ERROR_TYPE: Readonly<Partial<Record<Fallback, string>>> = {
+  InvalidUserId: "invalid_context",
+  ClientNotReady: "provider_not_ready",
+  FlagNotFound: "flag_not_found",
+  WrongType: "type_mismatch",
+  EvaluationError: "general"
+}
+
+// Records an evaluation as an OpenTelemetry `feature_flag.evaluation` span event on the current
+// span, when tracing is enabled and there is one.
+const recordEvent = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  flagKey: string,
+  contextId: string | undefined,
+  evaluation: Evaluation<unknown>
+): void => {
+  const span = fiber.cache.span
+  if (span === undefined || span._tag !== "Span" || !fiber.cache.tracerEnabled) return
+  const attributes: Record<string, unknown> = {
+    "feature_flag.key": flagKey,
+    "feature_flag.provider.name": PROVIDER_NAME,
+    "feature_flag.result.reason": otelReason(evaluation.reason, evaluation.fallback),
+    "flag.context": evaluation.context
+  }
+  if (contextId !== undefined) attributes["feature_flag.context.id"] = contextId
+  if (evaluation.variationIndex !== null) attributes["feature_flag.result.variant"] = String(evaluation.variationIndex)
+  if (evaluation.fallback !== null) {
+    attributes["flag.fallback"] = evaluation.fallback
+    const errorType = OTEL_ERROR_TYPE[evaluation.fallback]
+    if (errorType !== undefined) attributes["error.type"] = errorType
+  }
+  span.event("feature_flag.evaluation", fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), attributes)
+}
+
+/** A short description of an error's cause chain, for a log line: messages and codes, bounded. */
+const causeSummary = (cause: unknown): string => {
+  const parts: Array<string> = []
+  let current: unknown = cause
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    if (current instanceof Error) {
+      const code = (current as { readonly code?: unknown }).code
+      parts.push(
+        typeof code === "string" || typeof code === "number" ? `${current.message} (${code})` : current.message
+      )
+      current = current.cause
+    } else {
+      parts.push(typeof current === "string" ? current : String(current))
+      break
+    }
+  }
+  const summary = parts.filter((part) => part.length > 0).join(": ")
+  return summary.length > 300 ? `${summary.slice(0, 300)}…` : summary
+}
 
 const toEffect = <A>(result: Evaluation<A> | Effect.Effect<Evaluation<A>>): Effect.Effect<Evaluation<A>> =>
   Effect.isEffect(result) ? result : Effect.succeed(result)
@@ -520,22 +632,29 @@ const INVALID: Resolved = { context: undefined, kind: "id-only", fallback: "Inva
 const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
   const cache = yield* ContextCache
   const counters = new Map<string, Array<{ count: number } | undefined>>()
+  let knownFlags = 0
   const registrations: Array<Metric.Registration> = []
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
       for (const registration of registrations) registration.remove()
     })
   )
-  const lastWarned = new Map<string, number>()
 
   // Counted in plain numbers that the metric registry reads on snapshot: an evaluation costs an
   // increment, not a registry lookup. A series is registered on its first evaluation, in the
-  // registry of that fiber.
+  // registry of that fiber. Keys are bounded: unknown flags share one row, and past
+  // `maxFlagSeries` known flags the rest share another.
   const count = (flagKey: string, fallback: Fallback | null, context: Context.Context<never>): void => {
     let row = counters.get(flagKey)
     if (row === undefined) {
-      row = []
-      counters.set(flagKey, row)
+      if (fallback === "FlagNotFound") flagKey = UNKNOWN_FLAG
+      else if (knownFlags >= maxFlagSeries) flagKey = OTHER_FLAG
+      else knownFlags++
+      row = counters.get(flagKey)
+      if (row === undefined) {
+        row = []
+        counters.set(flagKey, row)
+      }
     }
     const index = fallback === null ? 0 : FALLBACK_INDEX[fallback]
     let counter = row[index]
@@ -562,6 +681,7 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
   const finish = <A>(
     fiber: Fiber.Fiber<unknown, unknown>,
     flagKey: string,
+    contextId: string,
     detail: LDEvaluationDetail | SdkThrew,
     kind: ContextKind,
     contextFallback: Fallback | null,
@@ -592,18 +712,23 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
     }
     fallback ??= contextFallback
     count(flagKey, fallback, fiber.context)
-    return { value, reason, variationIndex, fallback, context: kind }
+    const evaluation: Evaluation<A> = { value, reason, variationIndex, fallback, context: kind }
+    if (fiber.cache.span !== undefined) recordEvent(fiber, flagKey, contextId, evaluation)
+    return evaluation
   }
 
+  // The id is the caller's junk: not recorded as the context id.
   const invalid = <A>(fiber: Fiber.Fiber<unknown, unknown>, flagKey: string, defaultValue: A): Evaluation<A> => {
     count(flagKey, "InvalidUserId", fiber.context)
-    return {
+    const evaluation: Evaluation<A> = {
       value: defaultValue,
       reason: invalidContextReason,
       variationIndex: null,
       fallback: "InvalidUserId",
       context: "id-only"
     }
+    if (fiber.cache.span !== undefined) recordEvent(fiber, flagKey, undefined, evaluation)
+    return evaluation
   }
 
   // Evaluates against a context already resolved: synchronously when the SDK answers synchronously.
@@ -617,30 +742,62 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
     decode: Decode<A>
   ): Evaluation<A> | Effect.Effect<Evaluation<A>> => {
     const answer = variationDetailNow(sdk, flagKey, context, defaultValue)
-    if (!(answer instanceof Promise)) return finish(fiber, flagKey, answer, kind, contextFallback, defaultValue, decode)
+    if (!(answer instanceof Promise)) {
+      return finish(fiber, flagKey, context.key, answer, kind, contextFallback, defaultValue, decode)
+    }
     return Effect.tryPromise({ try: () => answer, catch: (cause) => new SdkThrew(cause) }).pipe(
       Effect.catch((threw) => Effect.succeed(threw)),
-      Effect.map((detail) => finish(fiber, flagKey, detail, kind, contextFallback, defaultValue, decode))
+      Effect.map((detail) => finish(fiber, flagKey, context.key, detail, kind, contextFallback, defaultValue, decode))
     )
   }
 
-  const warnOnce = (userId: string, fallback: Fallback, reason: string): Effect.Effect<void> =>
+  // Fallback warnings, limited per cause (not per user): an outage that hits every user writes one
+  // line per cause per interval, with the number of evaluations it affected since the last line.
+  const causes = new Map<string, { lastAt: number; affected: number }>()
+
+  const warnFallback = (
+    userId: string,
+    fallback: Fallback,
+    reason: string,
+    error: { readonly message: string; readonly cause?: unknown } | undefined
+  ): Effect.Effect<void> =>
     Effect.withFiber((fiber) => {
       const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-      const last = lastWarned.get(userId)
-      if (last !== undefined && now - last < WARN_INTERVAL_MS && now >= last) return Effect.void
-      if (lastWarned.size >= MAX_WARNED) {
-        for (const [key, at] of lastWarned) if (now - at >= WARN_INTERVAL_MS) lastWarned.delete(key)
-        if (lastWarned.size >= MAX_WARNED) lastWarned.clear()
+      const summary = error === undefined ? "" : causeSummary(error.cause)
+      let key = `${fallback}\u0000${reason}\u0000${summary}`
+      let state = causes.get(key)
+      if (state === undefined && causes.size >= MAX_CAUSES) {
+        key = `${fallback}\u0000${reason}\u0000(other causes)`
+        state = causes.get(key)
       }
-      lastWarned.set(userId, now)
-      return Effect.logWarning(`Flags for user ${JSON.stringify(userId)} are evaluated with an id-only context`).pipe(
-        Effect.annotateLogs({ userId, fallback, reason })
-      )
+      if (state === undefined) {
+        state = { lastAt: Number.NEGATIVE_INFINITY, affected: 0 }
+        causes.set(key, state)
+      }
+      state.affected++
+      if (now - state.lastAt < WARN_INTERVAL_MS && now >= state.lastAt) return Effect.void
+      const affected = state.affected
+      state.lastAt = now
+      state.affected = 0
+      const annotations: Record<string, unknown> = { userId, fallback, reason, affected }
+      if (error !== undefined) {
+        annotations["error"] = error.message
+        if (summary.length > 0) annotations["cause"] = summary
+      }
+      const why = error === undefined ? reason : summary.length > 0 ? `${error.message}: ${summary}` : error.message
+      return Effect.logWarning(
+        `Flags evaluated with an id-only context (${fallback}): ${why}; ${affected} evaluation(s) affected since the last warning for this cause, latest user ${JSON.stringify(userId)}`
+      ).pipe(Effect.annotateLogs(annotations))
     })
 
-  const idOnly = (userId: string, options: EvaluationOptions | undefined, fallback: Fallback, reason: string) =>
-    Effect.as(warnOnce(userId, fallback, reason), {
+  const idOnly = (
+    userId: string,
+    options: EvaluationOptions | undefined,
+    fallback: Fallback,
+    reason: string,
+    error?: UserRepoError
+  ) =>
+    Effect.as(warnFallback(userId, fallback, reason, error), {
       context: withRequest(idOnlyContext(userId), options),
       kind: "id-only",
       fallback
@@ -654,7 +811,7 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
         // Not logged: the id comes from the caller, possibly junk; the answer and the metric say it.
         InvalidUserId: () => Effect.succeed(INVALID),
         UserNotFound: () => idOnly(userId, options, "UserNotFound", "UserNotFound"),
-        UserRepoError: (error: UserRepoError) => idOnly(userId, options, "UserRepoUnavailable", error.reason)
+        UserRepoError: (error: UserRepoError) => idOnly(userId, options, "UserRepoUnavailable", error.reason, error)
       })
     )
 

@@ -29,6 +29,12 @@ export interface SegmentationRules {
   readonly systemUserIds: ReadonlyArray<string>
   /** Email domains (exact, case-insensitive) that get the `employee` segment. */
   readonly employeeDomains: ReadonlyArray<string>
+  /**
+   * Segments derived from the email domain (`employee`) only when `email_verified` is `true`
+   * (default `true`). Turning this off lets anyone who can sign up with an unverified address at
+   * an employee domain claim the `employee` segment.
+   */
+  readonly domainSegmentsRequireVerifiedEmail: boolean
   /** Metadata roles that are also added as segments. */
   readonly privilegedRoles: ReadonlyArray<string>
   /** An account younger than this many days is a `new_user`. */
@@ -37,6 +43,12 @@ export interface SegmentationRules {
   readonly recentUserDays: number
   /** Which other metadata keys become `custom_<key>` attributes. */
   readonly metadataAttributes: "all" | "none" | ReadonlyArray<string>
+  /**
+   * The most metadata keys turned into `custom_<key>` attributes (default 100), in the metadata's
+   * key order; the rest are left out of the context, so one user with a huge metadata object
+   * can't make every evaluation of that user expensive.
+   */
+  readonly maxCustomAttributes: number
   /** `"pii"` marks email, name and every `custom_*` attribute private; a list names them. */
   readonly privateAttributes: "pii" | ReadonlyArray<string>
 }
@@ -50,10 +62,12 @@ export interface SegmentationRules {
 export const defaultRules: SegmentationRules = {
   systemUserIds: [],
   employeeDomains: [],
+  domainSegmentsRequireVerifiedEmail: true,
   privilegedRoles: ["admin", "moderator", "employee"],
   newUserDays: 7,
   recentUserDays: 30,
   metadataAttributes: "all",
+  maxCustomAttributes: 100,
   privateAttributes: "pii"
 }
 
@@ -88,7 +102,10 @@ export interface UserContext {
  * @category models
  */
 export interface RequestAttributes {
+  /** Attributes for this evaluation; private (redacted from events) unless named in `publicAttributes`. */
   readonly attributes?: Readonly<Record<string, Json>> | undefined
+  /** Names of `attributes` sent to LaunchDarkly in clear (in events), for example to see them in its UI. */
+  readonly publicAttributes?: ReadonlyArray<string> | undefined
   readonly role?: string | undefined
 }
 
@@ -216,38 +233,49 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
   const metadata: Metadata = user.metadata
   const createdAt = user.created_at.epochMilliseconds
   const isSystem = rules.systemUserIds.includes(user.id)
-  const domain = user.email === null ? undefined : emailDomain(user.email)
+  const email: string | null = user.email
+  const domain = email === null ? undefined : emailDomain(email)
   const role = metadata["role"]
+  const domainTrusted = user.email_verified || !rules.domainSegmentsRequireVerifiedEmail
 
   const segments: Array<string> = isSystem ? ["system", "admin"] : ["user"]
-  if (domain !== undefined && includesIgnoreCase(rules.employeeDomains, domain)) segments.push("employee")
+  if (domainTrusted && domain !== undefined && includesIgnoreCase(rules.employeeDomains, domain)) {
+    segments.push("employee")
+  }
   segments.push(ageBucket(createdAt, now, rules))
   segments.push(...metadataSegments(metadata["segments"]))
   if (Predicate.isString(role) && rules.privilegedRoles.includes(role)) segments.push(role)
 
-  // Custom attributes first, built-ins last: nothing from metadata can shadow a built-in.
-  const entries: Array<readonly [string, unknown]> = []
+  // Custom attributes first, built-ins last. Every metadata key is prefixed `custom_` and no
+  // built-in starts so, so nothing from metadata can shadow a built-in, and a key such as
+  // `__proto__` becomes the plain data key `custom___proto__`: plain assignment is safe, and builds
+  // the object without the garbage of an entries list (this runs once per user loaded).
+  const context: Record<string, unknown> = {}
   const custom: Array<string> = []
-  for (const key of Object.keys(metadata)) {
-    if (key === "segments" || key === "role" || !isCustomKeyAllowed(rules, key)) continue
+  const maxCustom = rules.maxCustomAttributes
+  for (const key in metadata) {
+    if (custom.length >= maxCustom) break
+    if (!Object.hasOwn(metadata, key) || key === "segments" || key === "role" || !isCustomKeyAllowed(rules, key)) {
+      continue
+    }
     const name = `custom_${key}`
-    entries.push([name, metadata[key]])
+    context[name] = metadata[key]
     custom.push(name)
   }
-  if (user.email !== null) entries.push(["email", user.email])
-  if (domain !== undefined) entries.push(["email_domain", domain])
-  entries.push(["email_verified", user.email_verified])
-  if (user.name !== null) entries.push(["name", user.name])
-  entries.push(["created_at", new Date(createdAt).toISOString()])
-  entries.push(["account_age_days", accountAgeDays(createdAt, now)])
-  if (Predicate.isString(role)) entries.push(["role", role])
-  entries.push(["segments", sortedUnique(segments)])
-  entries.push(["kind", "user"], ["key", user.id])
+  if (email !== null) context["email"] = email
+  if (domain !== undefined) context["email_domain"] = domain
+  context["email_verified"] = user.email_verified
+  if (user.name !== null) context["name"] = user.name
+  context["created_at"] = new Date(createdAt).toISOString()
+  context["account_age_days"] = accountAgeDays(createdAt, now)
+  if (Predicate.isString(role)) context["role"] = role
+  context["segments"] = sortedUnique(segments)
+  context["kind"] = "user"
+  context["key"] = user.id
   const privateAttributes =
     rules.privateAttributes === "pii" ? ["email", "name", ...custom] : Array.from(rules.privateAttributes)
-  entries.push(["_meta", { privateAttributes }])
-  // `Object.fromEntries` defines own properties, so a metadata key such as `__proto__` stays data.
-  return Object.fromEntries(entries) as UserContext
+  context["_meta"] = { privateAttributes }
+  return context as UserContext
 }
 
 /**
@@ -260,17 +288,20 @@ export const idOnlyContext = (userId: UserId | string): UserContext => ({ kind: 
 
 /**
  * A new context with the caller's attributes merged over `context`: `segments` are unioned, not
- * replaced; `kind`, `key` and `_meta` can't be overwritten; `role` sets the `role` attribute and
- * adds the role to the segments. `context` itself is never modified.
+ * replaced; `kind`, `key` and `_meta` can't be overwritten; every added attribute is private
+ * (named in `_meta.privateAttributes`) unless listed in `publicAttributes`; `role` sets the (public)
+ * `role` attribute and adds the role to the segments. `context` itself is never modified.
  *
  * @since 0.1.0
  * @category segmentation
  */
 export const withRequestAttributes = (context: UserContext, request: RequestAttributes): UserContext => {
-  const { attributes, role } = request
+  const { attributes, publicAttributes, role } = request
   if (attributes === undefined && role === undefined) return context
   const segments: Array<string> = Array.isArray(context.segments) ? [...context.segments] : []
   const entries: Array<readonly [string, unknown]> = Object.entries(context)
+  const privateAttributes: Array<string> = [...(context._meta?.privateAttributes ?? [])]
+  const privateBefore = privateAttributes.length
   if (attributes !== undefined) {
     for (const key of Object.keys(attributes)) {
       if (PROTECTED_KEYS.has(key)) continue
@@ -280,6 +311,8 @@ export const withRequestAttributes = (context: UserContext, request: RequestAttr
         continue
       }
       entries.push([key, value])
+      if (publicAttributes === undefined || !publicAttributes.includes(key))
+        privateAttributes.push(attributeReference(key))
     }
   }
   if (role !== undefined) {
@@ -287,9 +320,15 @@ export const withRequestAttributes = (context: UserContext, request: RequestAttr
     if (role.length > 0) segments.push(role)
   }
   entries.push(["segments", sortedUnique(segments)], ["kind", context.kind], ["key", context.key])
-  if (context._meta !== undefined) entries.push(["_meta", context._meta])
+  if (privateAttributes.length > privateBefore) entries.push(["_meta", { ...context._meta, privateAttributes }])
+  else if (context._meta !== undefined) entries.push(["_meta", context._meta])
   return Object.fromEntries(entries) as UserContext
 }
+
+// A top-level attribute name as a LaunchDarkly attribute reference: a name starting with `/` would
+// otherwise be read as a path.
+const attributeReference = (name: string): string =>
+  name.startsWith("/") ? `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}` : name
 
 const requestSegments = (value: unknown): ReadonlyArray<string> => {
   const candidates: ReadonlyArray<unknown> = Array.isArray(value) ? value : [value]
@@ -305,9 +344,11 @@ const requestSegments = (value: unknown): ReadonlyArray<string> => {
 export const SegmentationRulesSchema = Schema.Struct({
   systemUserIds: Schema.Array(Schema.String),
   employeeDomains: Schema.Array(Schema.String),
+  domainSegmentsRequireVerifiedEmail: Schema.Boolean,
   privilegedRoles: Schema.Array(Schema.String),
   newUserDays: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   recentUserDays: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   metadataAttributes: Schema.Union([Schema.Literals(["all", "none"]), Schema.Array(Schema.String)]),
+  maxCustomAttributes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   privateAttributes: Schema.Union([Schema.Literal("pii"), Schema.Array(Schema.String)])
 })

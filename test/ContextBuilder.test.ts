@@ -33,10 +33,12 @@ describe("ContextBuilder", () => {
       assert.deepStrictEqual(builder.rules, {
         systemUserIds: ["svc", "cron"],
         employeeDomains: ["agpt.co"],
+        domainSegmentsRequireVerifiedEmail: false,
         privilegedRoles: ["owner"],
         newUserDays: 2,
         recentUserDays: 10,
         metadataAttributes: ["team"],
+        maxCustomAttributes: 5,
         privateAttributes: ["email"]
       })
       const context = builder.build(user, NOW)
@@ -51,10 +53,12 @@ describe("ContextBuilder", () => {
         fromEnv({
           SEGMENT_SYSTEM_USER_IDS: "svc, cron,",
           SEGMENT_EMPLOYEE_DOMAINS: "agpt.co",
+          SEGMENT_DOMAIN_REQUIRES_VERIFIED: "false",
           SEGMENT_PRIVILEGED_ROLES: "owner",
           SEGMENT_NEW_USER_DAYS: "2",
           SEGMENT_RECENT_USER_DAYS: "10",
           SEGMENT_METADATA_ATTRIBUTES: "team",
+          SEGMENT_MAX_CUSTOM_ATTRIBUTES: "5",
           SEGMENT_PRIVATE_ATTRIBUTES: "email"
         })
       )

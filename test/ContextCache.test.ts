@@ -56,6 +56,48 @@ describe("ContextCache", () => {
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
+  it.effect(
+    "a caller waits at most lookupTimeout, even for a lookup that can't be interrupted, and never cancels it",
+    () =>
+      Effect.gen(function* () {
+        let started = 0
+        let finished = 0
+        const stuck = Layer.succeed(
+          UserRepo,
+          UserRepo.of({
+            getById: (userId) =>
+              Effect.uninterruptible(
+                Effect.sync(() => started++).pipe(
+                  Effect.andThen(Effect.sleep("5 seconds")),
+                  Effect.andThen(Effect.sync(() => finished++)),
+                  Effect.as(makeUser(userId, NOW, 3))
+                )
+              )
+          })
+        )
+        yield* Effect.gen(function* () {
+          const cache = yield* ContextCache
+          const first = yield* Effect.forkChild(Effect.exit(cache.get("slow")))
+          yield* TestClock.adjust("100 millis")
+          const second = yield* Effect.forkChild(Effect.exit(cache.get("slow")))
+          yield* TestClock.adjust("100 millis")
+          const exit = yield* Fiber.join(first)
+          assert.isTrue(Exit.isFailure(exit))
+          assert.strictEqual(
+            Exit.findErrorOption(exit).pipe((o) => (o._tag === "Some" ? o.value._tag : "none")),
+            "UserRepoError"
+          )
+          assert.isUndefined(second.pollUnsafe())
+          yield* TestClock.adjust("100 millis")
+          assert.isTrue(Exit.isFailure(yield* Fiber.join(second)))
+          assert.strictEqual(started, 1)
+          assert.strictEqual(finished, 0)
+          yield* TestClock.adjust("5 seconds")
+          assert.strictEqual(finished, 1)
+        }).pipe(Effect.provide(cacheLayer(stuck, { lookupTimeout: "200 millis" })))
+      })
+  )
+
   it.effect("a failed lookup is never cached: the next call tries again", () =>
     Effect.gen(function* () {
       let calls = 0
@@ -160,17 +202,24 @@ describe("ContextCache", () => {
     withCache(users, { capacity: 5 }, () =>
       Effect.gen(function* () {
         const cache = yield* ContextCache
+        const now = yield* Clock.currentTimeMillis
+        // Each user is asked for until it is popular enough to be admitted: 20 admitted, 5 kept.
         for (const user of users.slice(0, 20)) {
-          yield* cache.get(user.id)
-          assert.isAtMost(yield* cache.size, 5)
+          let asked = 0
+          do {
+            yield* cache.get(user.id)
+            assert.isAtMost(yield* cache.size, 5)
+          } while (cache.getCachedUnsafe(user.id, now) === undefined && ++asked < 100)
+          assert.isBelow(asked, 100)
         }
+        assert.strictEqual(yield* metric(ContextCacheMetrics.evictions), 15)
         yield* Effect.all(
           users.slice(20).map((user) => cache.get(user.id)),
           { concurrency: "unbounded" }
         )
         assert.isAtMost(yield* cache.size, 5)
-        assert.strictEqual(yield* metric(ContextCacheMetrics.evictions), 45)
-        assert.strictEqual((yield* Metric.value(ContextCacheMetrics.size)).value, 5)
+        assert.isAtMost(yield* metric(ContextCacheMetrics.evictions), 45)
+        assert.strictEqual((yield* Metric.value(ContextCacheMetrics.size)).value, yield* cache.size)
       })
     )
   )
@@ -182,10 +231,51 @@ describe("ContextCache", () => {
         const now = yield* Clock.currentTimeMillis
         for (const userId of ["user-0", "user-1", "user-2"]) yield* cache.get(userId)
         assert.isDefined(cache.getCachedUnsafe("user-0", now))
+        // Asked for twice, user-3 is more popular than user-1 (once) and takes its place.
+        yield* cache.get("user-3")
         yield* cache.get("user-3")
         assert.isDefined(cache.getCachedUnsafe("user-0", now))
         assert.isUndefined(cache.getCachedUnsafe("user-1", now))
-        assert.deepStrictEqual(repo.calls, ["user-0", "user-1", "user-2", "user-3"])
+        assert.isDefined(cache.getCachedUnsafe("user-3", now))
+        assert.deepStrictEqual(repo.calls, ["user-0", "user-1", "user-2", "user-3", "user-3"])
+      })
+    )
+  )
+
+  it.effect("admission - a user asked for once never evicts a popular one; it is answered, not kept", () =>
+    withCache(users, { capacity: 2 }, (repo) =>
+      Effect.gen(function* () {
+        const cache = yield* ContextCache
+        const now = yield* Clock.currentTimeMillis
+        for (let i = 0; i < 5; i++) {
+          yield* cache.get("user-0")
+          yield* cache.get("user-1")
+        }
+        const once = yield* cache.get("user-2")
+        assert.strictEqual(once.key, "user-2")
+        assert.isDefined(cache.getCachedUnsafe("user-0", now))
+        assert.isDefined(cache.getCachedUnsafe("user-1", now))
+        assert.isUndefined(cache.getCachedUnsafe("user-2", now))
+        assert.strictEqual(yield* metric(ContextCacheMetrics.evictions), 0)
+        assert.strictEqual(yield* cache.size, 2)
+        // Concurrent requests for a user not admitted still share one lookup.
+        repo.hold()
+        const calls = repo.calls.length
+        const waiting = yield* Effect.forkChild(
+          Effect.all(
+            Array.from({ length: 100 }, () => cache.get("user-2")),
+            { concurrency: "unbounded" }
+          )
+        )
+        while ((yield* metric(ContextCacheMetrics.misses)) < 101) yield* Effect.yieldNow
+        yield* repo.release
+        assert.isTrue((yield* Fiber.join(waiting)).every((context) => context.key === "user-2"))
+        assert.strictEqual(repo.calls.length, calls + 1)
+        // Once it is asked for more often than the least popular entry, it is kept.
+        for (let i = 0; i < 10; i++) yield* cache.get("user-2")
+        assert.isDefined(cache.getCachedUnsafe("user-2", now))
+        assert.strictEqual(yield* metric(ContextCacheMetrics.evictions), 1)
+        assert.strictEqual(yield* cache.size, 2)
       })
     )
   )

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { ConfigProvider, Effect, Exit, Fiber, Layer, Metric, Redacted, Schema, Tracer, type Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
@@ -12,6 +14,7 @@ import {
   FlagClientInitError,
   FlagClientMetrics,
   type FlagClientOptions,
+  maxFlagSeries,
   TestFlags
 } from "../src/FlagClient.js"
 import { UserId } from "../src/User.js"
@@ -317,7 +320,7 @@ describe("FlagClient - operations", () => {
     }
   })
 
-  it.effect("UserNotFound / UserRepoError - one warning per user per minute, with the reason", () =>
+  it.effect("UserNotFound / UserRepoError - a warning with the fallback and the reason, not repeated within 10 s", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       yield* Effect.gen(function* () {
@@ -356,9 +359,68 @@ describe("FlagClient - operations", () => {
           )
         assert.strictEqual(yield* count("counted", "none"), 3)
         assert.strictEqual(yield* count("counted", "UserNotFound"), 2)
-        assert.strictEqual(yield* count("missing", "FlagNotFound"), 1)
+        assert.strictEqual(yield* count("(unknown)", "FlagNotFound"), 1)
       }).pipe(Effect.provide(testLayer()))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect(
+    "metrics - series stay bounded: unknown flags share (unknown), known flags past the cap share (other)",
+    () =>
+      Effect.gen(function* () {
+        yield* Effect.gen(function* () {
+          const testFlags = yield* TestFlags
+          for (let i = 0; i < 100_000; i++) yield* FlagClient.isEnabled(`nope-${i}`, id("present"))
+          const flags = Array.from({ length: maxFlagSeries + 5 }, (_, i) => `known-${i}`)
+          for (const flag of flags) yield* testFlags.enable(flag)
+          for (const flag of flags) yield* FlagClient.isEnabled(flag, id("present"))
+          const snapshot = yield* Metric.snapshot
+          const series = snapshot.filter((metric) => metric.id === FlagClientMetrics.evaluations.id)
+          assert.isAtMost(series.length, maxFlagSeries + 2)
+          const count = (flag: string, fallback: string) =>
+            Effect.map(
+              Metric.value(Metric.withAttributes(FlagClientMetrics.evaluations, { flag, fallback })),
+              (s) => s.count
+            )
+          assert.strictEqual(yield* count("(unknown)", "FlagNotFound"), 100_000)
+          assert.strictEqual(yield* count("known-0", "none"), 1)
+          assert.strictEqual(yield* count("(other)", "none"), 5)
+          const total = series.reduce(
+            (sum, metric) => sum + (metric.type === "Counter" ? Number(metric.state.count) : 0),
+            0
+          )
+          assert.strictEqual(total, 100_000 + maxFlagSeries + 5)
+        }).pipe(Effect.provide(testLayer()))
+      }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect(
+    "warnings - one line per cause per 10 s with the root cause and the count, whatever the number of users",
+    () =>
+      Effect.gen(function* () {
+        const logs = captureLogs()
+        yield* Effect.gen(function* () {
+          const warnings = () => logs.lines.filter((line) => line.level === "Warn")
+          for (let i = 0; i < 10_000; i++) yield* FlagClient.isEnabled("x", id(`user-${i}`))
+          assert.strictEqual(warnings().length, 1)
+          const first = warnings()[0]
+          assert.strictEqual(first?.annotations["reason"], "Unavailable")
+          assert.strictEqual(first?.annotations["affected"], 1)
+          assert.match(String(first?.annotations["cause"]), /connection refused/)
+          assert.match(first?.message ?? "", /connection refused/)
+          yield* TestClock.adjust("9 seconds")
+          yield* FlagClient.isEnabled("x", id("late"))
+          assert.strictEqual(warnings().length, 1)
+          yield* TestClock.adjust("1 second")
+          yield* FlagClient.isEnabled("x", id("later"))
+          assert.strictEqual(warnings().length, 2)
+          assert.strictEqual(warnings()[1]?.annotations["affected"], 10_001)
+          assert.strictEqual(warnings()[1]?.annotations["userId"], "later")
+        }).pipe(
+          Effect.provide(FlagClient.layerTest.pipe(Layer.provide(cacheOver(repoDown)))),
+          Effect.provide(logs.layer)
+        )
+      })
   )
 
   it.effect("tracing - a span FlagClient.evaluate per evaluation, with the flag key and the fallback", () =>
@@ -384,6 +446,83 @@ describe("FlagClient - operations", () => {
           ["traced", "UserNotFound"]
         ]
       )
+      assert.strictEqual(evaluations[0]?.attributes.get("feature_flag.key"), "traced")
+      assert.strictEqual(evaluations[0]?.attributes.get("feature_flag.provider.name"), "LaunchDarkly")
+      assert.deepStrictEqual(
+        evaluations.map((span) =>
+          span.events
+            .filter(([name]) => name === "feature_flag.evaluation")
+            .map(([name, , attributes]) => [name, attributes])
+        ),
+        [
+          [
+            [
+              "feature_flag.evaluation",
+              {
+                "feature_flag.key": "traced",
+                "feature_flag.provider.name": "LaunchDarkly",
+                "feature_flag.context.id": "present",
+                "feature_flag.result.reason": "default",
+                "feature_flag.result.variant": "0",
+                "flag.context": "full"
+              }
+            ]
+          ],
+          [
+            [
+              "feature_flag.evaluation",
+              {
+                "feature_flag.key": "traced",
+                "feature_flag.provider.name": "LaunchDarkly",
+                "feature_flag.context.id": "ghost",
+                "feature_flag.result.reason": "default",
+                "feature_flag.result.variant": "0",
+                "flag.context": "id-only",
+                "flag.fallback": "UserNotFound"
+              }
+            ]
+          ]
+        ]
+      )
+    })
+  )
+
+  it.effect("tracing - with Effect's native tracer, feature_flag.evaluation events on the caller's span", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.gen(function* () {
+        yield* (yield* TestFlags).enable("traced")
+        yield* FlagClient.isEnabled("traced", id("present"))
+        yield* FlagClient.isEnabled("absent-flag", id("present"))
+        yield* FlagClient.isEnabled("traced", id("   "))
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("request"), Effect.provide(testLayer()))
+      assert.instanceOf(span, Tracer.NativeSpan)
+      const events = (span as Tracer.NativeSpan).events.filter(([name]) => name === "feature_flag.evaluation")
+      assert.deepStrictEqual(
+        events.map(([name, , attributes]) => [
+          name,
+          attributes["feature_flag.key"],
+          attributes["feature_flag.context.id"],
+          attributes["feature_flag.result.reason"],
+          attributes["error.type"]
+        ]),
+        [
+          ["feature_flag.evaluation", "traced", "present", "default", undefined],
+          ["feature_flag.evaluation", "absent-flag", "present", "error", "flag_not_found"],
+          ["feature_flag.evaluation", "traced", undefined, "error", "invalid_context"]
+        ]
+      )
+    })
+  )
+
+  it.effect("tracing - off: no span around, or tracing disabled, records nothing", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.gen(function* () {
+        yield* (yield* TestFlags).enable("traced")
+        yield* FlagClient.isEnabled("traced", id("present")).pipe(Effect.withTracerEnabled(false))
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("request"), Effect.provide(testLayer()))
+      assert.strictEqual((span as Tracer.NativeSpan).events.length, 0)
     })
   )
 })
@@ -424,6 +563,79 @@ describe("FlagClient - production layer", () => {
         )
         assert.strictEqual(reloaded.fallback, null)
       }).pipe(Effect.provide(FlagClient.layerWith({ flagsFile: path }).pipe(Layer.provide(memoryCache))))
+    })
+  )
+
+  it.effect("SDK log lines - 1,000 distinct unknown flag keys write one line, not one per key", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
+      yield* Effect.gen(function* () {
+        const client = yield* FlagClient
+        for (let i = 0; i < 1_000; i++) yield* client.isEnabled(`no-such-flag-${i}`, id("present"))
+      }).pipe(
+        Effect.provide(FlagClient.layerWith({ flagsFile: path }).pipe(Layer.provide(memoryCache))),
+        Effect.provide(logs.layer)
+      )
+      yield* eventually(
+        Effect.sync(() => logs.lines.filter((line) => /Unknown feature flag/.test(line.message)).length),
+        (n) => n > 0
+      )
+      const unknown = logs.lines.filter((line) => /Unknown feature flag/.test(line.message))
+      assert.strictEqual(unknown.length, 1)
+      assert.strictEqual(unknown[0]?.annotations["source"], "launchdarkly-sdk")
+    })
+  )
+
+  it.effect("privacy - events sent to LaunchDarkly redact PII and per-request attributes unless declared public", () =>
+    Effect.gen(function* () {
+      // A loopback events endpoint that keeps every payload the SDK posts.
+      const payloads: Array<unknown> = []
+      const eventsUri = yield* Effect.acquireRelease(
+        Effect.callback<{ readonly uri: string; readonly close: () => void }>((resume) => {
+          const server = createServer((request, response) => {
+            let body = ""
+            request.on("data", (chunk: Buffer) => {
+              body += chunk.toString("utf8")
+            })
+            request.on("end", () => {
+              if (body.length > 0) payloads.push(JSON.parse(body))
+              response.writeHead(202).end()
+            })
+          })
+          server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as AddressInfo
+            resume(Effect.succeed({ uri: `http://127.0.0.1:${port}`, close: () => server.close() }))
+          })
+        }),
+        ({ close }) => Effect.sync(close)
+      )
+      const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
+      yield* Effect.gen(function* () {
+        const client = yield* FlagClient
+        yield* client.evaluate("banner", id("present"), "none", {
+          attributes: { ip: "203.0.113.9", country: "NZ" },
+          publicAttributes: ["country"]
+        })
+        yield* Effect.promise(() => client.sdk.flush())
+      }).pipe(
+        Effect.provide(
+          FlagClient.layerWith({
+            flagsFile: path,
+            sdkOptions: { sendEvents: true, diagnosticOptOut: true, eventsUri: eventsUri.uri }
+          }).pipe(Layer.provide(memoryCache))
+        )
+      )
+      const events = payloads.flat() as Array<{ readonly kind: string; readonly context?: Record<string, unknown> }>
+      const indexed = events.find((event) => event.kind === "index")?.context
+      assert.isDefined(indexed, JSON.stringify(events))
+      assert.strictEqual(indexed?.["key"], "present")
+      assert.strictEqual(indexed?.["country"], "NZ")
+      for (const name of ["ip", "email", "name"]) assert.isFalse(name in (indexed ?? {}), name)
+      const redacted = (indexed?.["_meta"] as { readonly redactedAttributes?: ReadonlyArray<string> } | undefined)
+        ?.redactedAttributes
+      assert.includeMembers([...(redacted ?? [])], ["ip", "email", "name"])
+      assert.notInclude([...(redacted ?? [])], "country")
     })
   )
 

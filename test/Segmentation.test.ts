@@ -82,6 +82,39 @@ describe("buildContext", () => {
     })
   })
 
+  describe("verified email", () => {
+    const rules = makeRules({ employeeDomains: ["agpt.co"] })
+    const unverified = new User({ ...makeUser({ email: "ada@agpt.co" }), email_verified: false })
+
+    it("an unverified email at an employee domain is not an employee by default", () => {
+      const context = buildContext(unverified, NOW, rules)
+      assert.notInclude(segmentsOf(context), "employee")
+      assert.strictEqual(context["email_domain"], "agpt.co")
+      assert.strictEqual(context["email_verified"], false)
+    })
+
+    it("domainSegmentsRequireVerifiedEmail: false trusts the domain alone", () => {
+      const lenient = makeRules({ employeeDomains: ["agpt.co"], domainSegmentsRequireVerifiedEmail: false })
+      assert.include(segmentsOf(buildContext(unverified, NOW, lenient)), "employee")
+    })
+  })
+
+  describe("wide metadata", () => {
+    it("turns at most maxCustomAttributes keys into attributes", () => {
+      const metadata: Record<string, Json> = { role: "admin", segments: ["beta"] }
+      for (let i = 0; i < 100_000; i++) metadata[`k${i}`] = i
+      const context = buildContext(makeUser({ metadata }), NOW)
+      const custom = Object.keys(context).filter((key) => key.startsWith("custom_"))
+      assert.strictEqual(custom.length, defaultRules.maxCustomAttributes)
+      assert.deepStrictEqual(custom.slice(0, 2), ["custom_k0", "custom_k1"])
+      assert.strictEqual(context._meta?.privateAttributes?.length, defaultRules.maxCustomAttributes + 2)
+      assert.include(segmentsOf(context), "beta")
+      assert.include(segmentsOf(context), "admin")
+      const none = buildContext(makeUser({ metadata }), NOW, makeRules({ maxCustomAttributes: 0 }))
+      assert.isFalse(Object.keys(none).some((key) => key.startsWith("custom_")))
+    })
+  })
+
   describe("email_domain", () => {
     it.each([
       ["ada@Example.COM", "example.com"],
@@ -288,7 +321,23 @@ describe("withRequestAttributes", () => {
 
   it("works on an id-only context", () => {
     const merged = withRequestAttributes(idOnlyContext("u-1"), { role: "support", attributes: { plan: "pro" } })
-    assert.deepStrictEqual(merged, { kind: "user", key: "u-1", plan: "pro", role: "support", segments: ["support"] })
+    assert.deepStrictEqual(merged, {
+      kind: "user",
+      key: "u-1",
+      plan: "pro",
+      role: "support",
+      segments: ["support"],
+      _meta: { privateAttributes: ["plan"] }
+    })
+  })
+
+  it("request attributes are private unless declared public", () => {
+    const merged = withRequestAttributes(base, {
+      attributes: { ip: "203.0.113.9", country: "NZ", "/path": 1 },
+      publicAttributes: ["country"]
+    })
+    assert.deepStrictEqual(merged._meta?.privateAttributes, ["email", "name", "ip", "/~1path"])
+    assert.deepStrictEqual(base._meta?.privateAttributes, ["email", "name"])
   })
 })
 
@@ -359,11 +408,13 @@ describe("buildContext properties", () => {
     if (bucket === "established_user") assert.isAtLeast(days, rules.recentUserDays)
   })
 
-  it.prop("employee iff the domain is listed", { user: RichUser }, ({ user }) => {
-    const email = user.email ?? ""
-    const domain = email.slice(email.lastIndexOf("@") + 1).toLowerCase()
+  it.prop("employee iff the domain is listed and the email verified", { user: RichUser }, ({ user }) => {
+    const email: string | null = user.email
+    const domain = email === null ? "" : email.slice(email.lastIndexOf("@") + 1).toLowerCase()
     const listed = (LISTED as ReadonlyArray<string>).includes(domain)
-    assert.strictEqual(segmentsOf(buildContext(user, NOW, rules)).includes("employee"), listed)
+    assert.strictEqual(segmentsOf(buildContext(user, NOW, rules)).includes("employee"), listed && user.email_verified)
+    const lenient = makeRules({ ...rules, domainSegmentsRequireVerifiedEmail: false })
+    assert.strictEqual(segmentsOf(buildContext(user, NOW, lenient)).includes("employee"), listed)
   })
 
   it.prop("is deterministic and never mutates or chokes on deeply frozen input", { user: RichUser }, ({ user }) => {
@@ -403,7 +454,13 @@ describe("buildContext properties", () => {
       assert.deepStrictEqual(context, before)
       assert.strictEqual(merged.kind, "user")
       assert.strictEqual(merged.key, user.id)
-      assert.deepStrictEqual(merged._meta, context._meta)
+      const added = Object.keys(attributes).filter((key) => !["kind", "key", "_meta", "segments"].includes(key))
+      for (const name of context._meta?.privateAttributes ?? [])
+        assert.include(merged._meta?.privateAttributes ?? [], name)
+      assert.strictEqual(
+        merged._meta?.privateAttributes?.length ?? 0,
+        (context._meta?.privateAttributes?.length ?? 0) + added.length
+      )
       for (const segment of segmentsOf(context)) assert.include(segmentsOf(merged), segment)
       if (role !== undefined && role.length > 0) assert.include(segmentsOf(merged), role)
     }

@@ -84,24 +84,35 @@ export const invalidContextReason: LDEvaluationReason = Object.freeze({
 
 const REPEAT_WINDOW_MS = 60_000
 const MAX_REMEMBERED = 1_000
+// A double-quoted part of a message, such as a flag key.
+const QUOTED = /"(?:[^"\\]|\\.)*"/g
 
 /**
  * An `LDLogger` that writes into Effect's logger (with the services of `context`, so the
  * application's logger and minimum level apply). The SDK repeats some messages on every
- * evaluation (for example while it is not initialized); the same message is written at most once
- * a minute. SDK `info` and `debug` lines go to `Debug`.
+ * evaluation (for example while it is not initialized), and some name the caller's input (an
+ * unknown flag key): messages are grouped by their text with quoted parts blanked, and each group
+ * is written at most once a minute, with the number of lines it held back. 100,000 distinct unknown
+ * flag keys write one line a minute, not 100,000. SDK `info` and `debug` lines go to `Debug`.
  */
 export const effectLogger = (context: Context.Context<never>): LDLogger => {
-  const lastWritten = new Map<string, number>()
+  const groups = new Map<string, { at: number; suppressed: number }>()
   const run = Effect.runForkWith(context)
   const write = (log: (message: string) => Effect.Effect<void>, args: ReadonlyArray<unknown>): void => {
     const message = format(...args)
+    const template = message.replace(QUOTED, '"…"')
     const now = Date.now()
-    const last = lastWritten.get(message)
-    if (last !== undefined && now - last < REPEAT_WINDOW_MS) return
-    if (lastWritten.size >= MAX_REMEMBERED) lastWritten.clear()
-    lastWritten.set(message, now)
-    run(Effect.annotateLogs(log(message), "source", "launchdarkly-sdk"))
+    const group = groups.get(template)
+    if (group !== undefined && now - group.at < REPEAT_WINDOW_MS) {
+      group.suppressed++
+      return
+    }
+    if (groups.size >= MAX_REMEMBERED) groups.clear()
+    groups.set(template, { at: now, suppressed: 0 })
+    const line = log(message).pipe(Effect.annotateLogs("source", "launchdarkly-sdk"))
+    run(
+      group === undefined || group.suppressed === 0 ? line : Effect.annotateLogs(line, "suppressed", group.suppressed)
+    )
   }
   // One failure tends to be described by several SDK error lines (a 401 gives "Authentication
   // failed" and "giving up permanently"): the first is an error, the rest of the window warnings,

@@ -40,7 +40,11 @@ const CALLERS = 8
 const clientOver = <E, R>(repo: Layer.Layer<UserRepo, E, R>) =>
   Layer.effectDiscard(TestFlags.use((flags) => flags.enableForSegments(FLAG, ["user"]))).pipe(
     Layer.provideMerge(FlagClient.layerTest),
-    Layer.provideMerge(ContextCache.layer({ capacity: 4, lookupTimeout: `${LOOKUP_TIMEOUT_MS} millis` })),
+    // Nothing is kept (time-to-live 0), so every evaluation reaches the database: with a cache, the
+    // users it keeps (popular ones, under TinyLFU admission) would rightly be served full while it is away.
+    Layer.provideMerge(
+      ContextCache.layer({ capacity: 4, timeToLive: 0, lookupTimeout: `${LOOKUP_TIMEOUT_MS} millis` })
+    ),
     Layer.provideMerge(Layer.merge(repo, ContextBuilder.layer()))
   )
 

@@ -3,7 +3,7 @@
  * the repository's lookups failing at random. Every call answers; the failures show in the
  * metrics as many as were injected; nothing is left running.
  */
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { DateTime, Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { ContextBuilder } from "../../src/ContextBuilder.js"
 import { ContextCache, ContextCacheMetrics } from "../../src/ContextCache.js"
@@ -11,6 +11,7 @@ import { layerEmbedded } from "../../src/embedded.js"
 import { FlagClient, FlagClientMetrics, TestFlags } from "../../src/FlagClient.js"
 import { User, type UserId } from "../../src/User.js"
 import { UserRepo, UserRepoError } from "../../src/UserRepo.js"
+import { measureBurst } from "../../bench/burst.js"
 import { fiberCount, sleepLive, watchProcess } from "../support/faults.js"
 import { captureLogs } from "../support/launchdarkly.js"
 
@@ -164,5 +165,29 @@ layer(Stack, { excludeTestServices: true, timeout: "60 seconds" })("faults - loa
         assert.deepStrictEqual(watch.problems(), [])
       }),
     30_000
+  )
+})
+
+// ---------------------------------------------------------------------------------------------
+// A cold burst: 10,000 users asked at once over a pool of 10 (the client's default), on the test
+// database (the server of DATABASE_URL, else PGlite). Timing is the benchmark's business
+// (`bench/burst.ts`); here every answer must arrive, right or the id-only fallback.
+// ---------------------------------------------------------------------------------------------
+
+const BURST_USERS = 10_000
+
+describe("faults - load (cold burst)", () => {
+  it.live(
+    "10,000 concurrent cold users, pool of 10 - every answer arrives, the full context or the id-only fallback",
+    () =>
+      Effect.promise(() => measureBurst({ users: BURST_USERS, lookupTimeout: "1 second" })).pipe(
+        Effect.tap((result) => {
+          const report = JSON.stringify(result)
+          assert.strictEqual(result.full + result.idOnly + result.wrong, BURST_USERS, report)
+          assert.strictEqual(result.wrong, 0, report)
+          return Effect.void
+        })
+      ),
+    120_000
   )
 })

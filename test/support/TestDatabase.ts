@@ -209,6 +209,10 @@ class TcpProxy {
 
   private connect(client: Net.Socket): void {
     const upstream = Net.connect({ host: this.host, port: this.targetPort })
+    // Without this, Nagle's algorithm holds small writes back: the proxy, not the library, would be
+    // measured (16k evaluations/s at p99 28 ms became 7k/s at p99 68 ms on the real Postgres).
+    client.setNoDelay(true)
+    upstream.setNoDelay(true)
     const parser = new FrontendParser(this.record)
     this.sockets.add(client)
     this.sockets.add(upstream)
