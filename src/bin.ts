@@ -7,7 +7,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Runtime } from "effect"
-import { run } from "./Cli.js"
+import { run } from "./cli/main.js"
 
 const FORCED_EXIT_MS = 5_000
 

@@ -1,0 +1,224 @@
+/**
+ * The layers a command runs on: the user table's database (a URL, or the embedded Postgres), the
+ * context cache, and the LaunchDarkly client; each built, used and released within a bound.
+ *
+ * @since 0.2.0
+ */
+import { format } from "node:util"
+import { PgClient } from "@effect/sql-pg"
+import type { LDLogger } from "@launchdarkly/node-server-sdk"
+import { type Context, Effect, Fiber, Layer, Predicate, Scope } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { ContextBuilder } from "../ContextBuilder.js"
+import { ContextCache } from "../ContextCache.js"
+import { FlagClient } from "../FlagClient.js"
+import { resolveTable } from "../internal/userTable.js"
+import { UserRepo } from "../UserRepo.js"
+import * as UserTable from "../UserTable.js"
+import { freshDataDir } from "../embedded/Template.js"
+import { type CliFailure, DatabaseError, FlagSourceError, InvalidOption } from "./Errors.js"
+import { checkFlagsFile } from "./FlagsFile.js"
+import { type Database, displayPath, type FlagSource, type Settings } from "./settings.js"
+import { loadUsersFile, seedUsers, type UsersFile } from "./UsersFile.js"
+
+export const sqlProblem = (error: SqlError): string => {
+  const cause: unknown = error.reason.cause
+  return Predicate.hasProperty(cause, "message") && Predicate.isString(cause.message) && cause.message !== ""
+    ? cause.message
+    : error.message
+}
+
+export const databaseError = (database: Database, action: string) => (error: SqlError) =>
+  new DatabaseError({
+    address: database.address,
+    action: error.reason._tag === "ConnectionError" || error.reason._tag === "AuthenticationError" ? "connect" : action,
+    problem: sqlProblem(error)
+  })
+
+// Connects, creates the table if it is missing (and only then), and seeds it when asked.
+export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings, users: UsersFile | undefined) {
+  const { database } = settings
+  const sql = yield* SqlClient
+  yield* sql`SELECT 1`.pipe(Effect.mapError(databaseError(database, "connect")))
+  const table = yield* Effect.try({
+    try: () => resolveTable({ table: settings.table }),
+    catch: (error) =>
+      new InvalidOption({ option: "--table", problem: error instanceof Error ? error.message : String(error) })
+  })
+  const [found] = yield* sql<{
+    readonly found: boolean
+  }>`SELECT to_regclass(${table.quoted}) IS NOT NULL AS found`.pipe(
+    Effect.mapError(databaseError(database, "look up the user table"))
+  )
+  if (found?.found !== true) {
+    // The migrator creates its bookkeeping table (next to the user table) before the first
+    // migration can create the schema, so the schema has to exist first.
+    const schema = table.name.schema
+    if (schema !== undefined) {
+      yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`.pipe(
+        Effect.mapError(databaseError(database, `create the schema ${schema}`))
+      )
+    }
+    yield* UserTable.migrate({ table: settings.table }).pipe(
+      Effect.mapError((error) =>
+        error._tag === "SqlError"
+          ? databaseError(database, `create the user table ${table.quoted}`)(error)
+          : new DatabaseError({
+              address: database.address,
+              action: `create the user table ${table.quoted}`,
+              problem: error.message
+            })
+      )
+    )
+    if (database._tag === "External" && users === undefined) {
+      yield* Effect.logInfo(`created the user table ${table.quoted}; it is empty (add --seed to load --users into it)`)
+    }
+  }
+  if (users !== undefined) {
+    yield* seedUsers(users, { table: settings.table }).pipe(
+      Effect.mapError(databaseError(database, `seed the user table from ${displayPath(users.path)}`))
+    )
+  }
+})
+
+export const sqlLayer = (database: Database) =>
+  database._tag === "External"
+    ? PgClient.layer({
+        url: database.url,
+        connectTimeout: "5 seconds",
+        maxConnections: 4,
+        applicationName: "effect-flag-context-cli"
+      })
+    : Layer.unwrap(
+        Effect.gen(function* () {
+          const dataDir = yield* freshDataDir
+          // Loaded on demand: PGlite is only needed without --database-url.
+          const embedded = yield* Effect.promise(() => import("../embedded.js"))
+          return embedded.layerPgClient({ dataDir })
+        })
+      )
+
+export const contextLayer = (settings: Settings, users: UsersFile | undefined) =>
+  ContextCache.layer(settings.cache).pipe(
+    Layer.provideMerge(ContextBuilder.layer(settings.rules)),
+    Layer.provideMerge(
+      UserRepo.layerPg({ table: settings.table }).pipe(
+        Layer.provide(Layer.effectDiscard(prepareTable(settings, users))),
+        Layer.provide(sqlLayer(settings.database))
+      )
+    )
+  )
+
+export const flagSourceName = (source: FlagSource): string =>
+  source._tag === "File"
+    ? `the flags file ${displayPath(source.path)}`
+    : source._tag === "SdkKey"
+      ? "the LaunchDarkly project of the SDK key"
+      : "no flag source"
+
+/** What the layers can fail with, said so that a person can act on it. */
+export const explainFailures =
+  (settings: Settings) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.catchIf(
+      effect,
+      (error: E) =>
+        Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && error._tag in explanations,
+      (error) => Effect.fail(explain(settings, error))
+    )
+
+export const explanations = {
+  EmbeddedPostgresError: true,
+  FlagClientInitError: true,
+  SqlError: true,
+  MigrationError: true
+} as const
+
+export const explain = (settings: Settings, error: unknown): CliFailure => {
+  const tag = Predicate.hasProperty(error, "_tag") ? error._tag : undefined
+  const message = error instanceof Error ? error.message : String(error)
+  const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
+  const detail = cause instanceof Error ? `: ${cause.message}` : ""
+  switch (tag) {
+    case "FlagClientInitError":
+      return new FlagSourceError({
+        problem: `LaunchDarkly did not initialize from ${flagSourceName(settings.flags)}${detail}${
+          settings.flags._tag === "SdkKey" ? " (check --sdk-key / LAUNCHDARKLY_SDK_KEY and the network)" : ""
+        }`
+      })
+    case "EmbeddedPostgresError":
+      return new DatabaseError({ address: settings.database.address, action: "start", problem: `${message}${detail}` })
+    default:
+      return new DatabaseError({
+        address: settings.database.address,
+        action: "prepare the user table",
+        problem: message
+      })
+  }
+}
+
+export const SHUTDOWN_LIMIT = "10 seconds"
+
+/**
+ * Provides `layer` to `body`, then releases it; a release that hangs (a connection that never
+ * closes) is left behind after {@link SHUTDOWN_LIMIT} rather than keeping the process alive.
+ */
+export const provideBounded = <ROut, E2, RIn, A, E, R>(
+  layer: Layer.Layer<ROut, E2, RIn>,
+  body: Effect.Effect<A, E, R>
+) =>
+  Effect.acquireUseRelease(
+    Scope.make(),
+    (scope) => Effect.flatMap(Layer.buildWithScope(layer, scope), (context) => Effect.provideContext(body, context)),
+    (scope, exit) =>
+      Effect.interruptible(
+        Effect.flatMap(Effect.forkDetach(Scope.close(scope, exit)), (closing) =>
+          Effect.timeoutOrElse(Fiber.join(closing), {
+            duration: SHUTDOWN_LIMIT,
+            orElse: () => Effect.logWarning(`shutting down took longer than ${SHUTDOWN_LIMIT}; exiting anyway`)
+          })
+        )
+      )
+  )
+
+/** Runs `body` with the context services (no LaunchDarkly client). */
+export const withContexts = Effect.fnUntraced(function* <A, E, R>(settings: Settings, body: Effect.Effect<A, E, R>) {
+  const users = settings.seed ? yield* loadUsersFile(settings.usersFile) : undefined
+  return yield* provideBounded(contextLayer(settings, users), body).pipe(explainFailures(settings))
+})
+
+/**
+ * The SDK's own log lines, at `Debug`: what they say (an unknown flag, a failed start) the tool
+ * reports itself; `--log-level debug` shows them.
+ */
+export const sdkLogger = (context: Context.Context<never>): LDLogger => {
+  const run = Effect.runForkWith(context)
+  const log = (...args: ReadonlyArray<unknown>): void => {
+    run(Effect.annotateLogs(Effect.logDebug(format(...args)), "source", "launchdarkly-sdk"))
+  }
+  return { error: log, warn: log, info: log, debug: log }
+}
+
+/** Runs `body` with the context services and the LaunchDarkly client; returns the keys of a flags file. */
+export const withFlags = Effect.fnUntraced(function* <A, E, R>(
+  settings: Settings,
+  body: (fileKeys: ReadonlyArray<string> | undefined) => Effect.Effect<A, E, R>,
+  loaded?: UsersFile
+) {
+  const source = settings.flags
+  if (source._tag === "None") {
+    return yield* new FlagSourceError({
+      problem:
+        "no flags to evaluate: pass --flags-file FILE or --sdk-key KEY (or set LAUNCHDARKLY_FLAGS_FILE or LAUNCHDARKLY_SDK_KEY)"
+    })
+  }
+  const fileKeys = source._tag === "File" ? yield* checkFlagsFile(source.path) : undefined
+  const users = settings.seed ? (loaded ?? (yield* loadUsersFile(settings.usersFile))) : undefined
+  const logger = sdkLogger(yield* Effect.context<never>())
+  const layer = FlagClient.layerWith({
+    ...settings.flagOptions,
+    sdkOptions: { ...settings.flagOptions.sdkOptions, logger }
+  }).pipe(Layer.provideMerge(contextLayer(settings, users)))
+  return yield* provideBounded(layer, body(fileKeys)).pipe(explainFailures(settings))
+})
