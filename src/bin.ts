@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `effect-flag-context` executable: the command-line tool of `Cli`, on Node.
+ * The `effect-flag-context` executable. The tool's packages are optional peers of the library: when
+ * one is missing, this says which to install instead of printing a stack trace.
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, Runtime } from "effect"
-import { run } from "./cli/main.js"
+import { missingPackageMessage } from "./cli/Requirements.js"
 
 const FORCED_EXIT_MS = 5_000
 
@@ -19,14 +17,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
-run.pipe(
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({
-    // Once the command is done, so is the process: a socket left open can't keep it alive.
-    teardown: (exit, onExit) =>
-      Runtime.defaultTeardown(exit, (code) => {
-        setTimeout(() => process.exit(code), 1_000).unref()
-        onExit(code)
-      })
-  })
-)
+try {
+  const { main } = await import("./cli/node.js")
+  main()
+} catch (error) {
+  const message = missingPackageMessage(error)
+  if (message === undefined) throw error
+  process.stderr.write(`${message}\n`)
+  process.exitCode = 1
+}

@@ -85,4 +85,22 @@ describe("import graph", () => {
     }
     assert.deepStrictEqual(stray, [])
   })
+
+  it("the package manifest declares each part's packages where its entry point needs them", () => {
+    const manifest = JSON.parse(readFileSync(join(src, "..", "package.json"), "utf8")) as {
+      readonly dependencies?: Readonly<Record<string, string>>
+      readonly peerDependencies?: Readonly<Record<string, string>>
+      readonly peerDependenciesMeta?: Readonly<Record<string, { readonly optional?: boolean }>>
+    }
+    const required = { ...manifest.dependencies }
+    const peers = manifest.peerDependencies ?? {}
+    const optional = (name: string) => manifest.peerDependenciesMeta?.[name]?.optional === true
+    for (const name of packages.core) {
+      assert.isTrue(name in required || (name in peers && !optional(name)), `${name} is installed with the core`)
+    }
+    for (const name of [...packages.embedded, ...packages.cli]) {
+      assert.isFalse(name in required, `${name} is not a dependency of the core`)
+      assert.isTrue(name in peers && optional(name), `${name} is an optional peer`)
+    }
+  })
 })

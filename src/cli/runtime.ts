@@ -19,6 +19,7 @@ import * as UserTable from "../UserTable.js"
 import { freshDataDir } from "../embedded/Template.js"
 import { type CliFailure, DatabaseError, FlagSourceError, InvalidOption } from "./Errors.js"
 import { checkFlagsFile } from "./FlagsFile.js"
+import { missingPackageMessage } from "./Requirements.js"
 import { type Database, displayPath, type FlagSource, type Settings } from "./settings.js"
 import { loadUsersFile, seedUsers, type UsersFile } from "./UsersFile.js"
 
@@ -92,9 +93,17 @@ export const sqlLayer = (database: Database) =>
       })
     : Layer.unwrap(
         Effect.gen(function* () {
+          // Loaded on demand: PGlite is only needed without --database-url, and is an optional peer.
+          const embedded = yield* Effect.tryPromise({
+            try: () => import("../embedded.js"),
+            catch: (error) =>
+              new DatabaseError({
+                address: database.address,
+                action: "start",
+                problem: missingPackageMessage(error) ?? String(error)
+              })
+          })
           const dataDir = yield* freshDataDir
-          // Loaded on demand: PGlite is only needed without --database-url.
-          const embedded = yield* Effect.promise(() => import("../embedded.js"))
           return embedded.layerPgClient({ dataDir })
         })
       )
