@@ -16,7 +16,6 @@ import { FlagClient } from "../FlagClient.js"
 import { resolveTable } from "../internal/userTable.js"
 import { UserRepo } from "../UserRepo.js"
 import * as UserTable from "../UserTable.js"
-import { freshDataDir } from "../embedded/Template.js"
 import { type CliFailure, DatabaseError, FlagSourceError, InvalidOption } from "./Errors.js"
 import { checkFlagsFile } from "./FlagsFile.js"
 import { missingPackageMessage } from "./Requirements.js"
@@ -103,8 +102,8 @@ export const sqlLayer = (database: Database) =>
                 problem: missingPackageMessage(error) ?? String(error)
               })
           })
-          const dataDir = yield* freshDataDir
-          return embedded.layerPgClient({ dataDir })
+          // The embedded layer starts from this machine's prepared template (made on first use).
+          return embedded.layerPgClient()
         })
       )
 
