@@ -7,13 +7,20 @@
  */
 import { missingPackageMessage } from "./cli/Requirements.js"
 
-const FORCED_EXIT_MS = 5_000
+const FORCED_EXIT_MS = 3_000
 
-// Ctrl-C interrupts the command and runs its finalizers; one that hangs (a connection that never
-// closes) must not keep the process alive, so the process ends a few seconds later regardless.
+// The first Ctrl-C or SIGTERM interrupts the command and runs its finalizers; one that hangs (a
+// connection that never closes) must not keep the process alive, so it ends a few seconds later
+// regardless. Not by `process.exit`, which can hang too (it waits for Node's thread pool, where a
+// blocked system call may sit): the exit handlers run (temporary files), then the process dies of
+// the signal it was sent.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    setTimeout(() => process.exit(signal === "SIGINT" ? 130 : 143), FORCED_EXIT_MS).unref()
+    setTimeout(() => {
+      process.emit("exit", signal === "SIGINT" ? 130 : 143)
+      process.removeAllListeners(signal)
+      process.kill(process.pid, signal)
+    }, FORCED_EXIT_MS).unref()
   })
 }
 

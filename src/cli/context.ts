@@ -20,6 +20,7 @@ export const contextCommand = Command.make(
       userId: resolved.userId,
       fallback: resolved.fallback,
       ...(resolved.reason === undefined ? {} : { reason: resolved.reason }),
+      ...(resolved.cause === undefined ? {} : { cause: resolved.cause }),
       context: resolved.context
     })
   })

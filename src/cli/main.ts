@@ -9,6 +9,7 @@
  */
 import { Cause, Effect, Logger, Predicate, References } from "effect"
 import { Command } from "effect/cli"
+import { checkCommand } from "./check.js"
 import { contextCommand } from "./context.js"
 import { demoCommand } from "./demo.js"
 import { evalCommand } from "./eval.js"
@@ -23,7 +24,7 @@ import { setupCommand } from "./setup.js"
  * @category commands
  */
 export const command = root.pipe(
-  Command.withSubcommands([contextCommand, evalCommand, flagsCommand, demoCommand, setupCommand])
+  Command.withSubcommands([contextCommand, evalCommand, flagsCommand, demoCommand, checkCommand, setupCommand])
 )
 
 const formatAnnotation = (value: unknown): string => (Predicate.isString(value) ? value : JSON.stringify(value))

@@ -22,11 +22,38 @@ export interface ResolvedContext {
   readonly fallback: ContextFallback | null
   /** Why the repository failed, for `UserRepoUnavailable`. */
   readonly reason?: string
+  /** The root cause of a repository failure: the database's or the decoder's own words. */
+  readonly cause?: string | undefined
   readonly context: UserContext
 }
 
 export const checkUserId = (userId: string) =>
   Effect.mapError(validateUserId(userId), (error) => new BadUserId({ userId, problem: error.message }))
+
+/**
+ * The innermost message of a chain of causes (`cause`, or a `SqlError`'s `reason.cause`), with its
+ * code when it has one (Postgres's SQLSTATE, `ECONNREFUSED`).
+ *
+ * @since 0.2.0
+ * @category output
+ */
+export const describeCause = (cause: unknown): string | undefined => {
+  let found: string | undefined
+  let current = cause
+  for (let depth = 0; depth < 10 && Predicate.isObject(current); depth++) {
+    const message = Predicate.hasProperty(current, "message") ? current.message : undefined
+    const code = Predicate.hasProperty(current, "code") ? current.code : undefined
+    if (Predicate.isString(message) && message !== "") {
+      found = Predicate.isString(code) && !message.includes(code) ? `${message} (${code})` : message
+    }
+    current = Predicate.hasProperty(current, "cause")
+      ? current.cause
+      : Predicate.hasProperty(current, "reason") && Predicate.hasProperty(current.reason, "cause")
+        ? current.reason.cause
+        : undefined
+  }
+  return found
+}
 
 /** The context `FlagClient` evaluates with for this user, and the fallback that applied. */
 export const resolveContext = Effect.fn("Cli.resolveContext")(function* (userId: UserId, request: RequestAttributes) {
@@ -48,6 +75,7 @@ export const resolveContext = Effect.fn("Cli.resolveContext")(function* (userId:
           userId,
           fallback: "UserRepoUnavailable",
           reason: error.reason,
+          cause: describeCause(error.cause),
           context: withRequestAttributes(idOnlyContext(userId), request)
         })
     })

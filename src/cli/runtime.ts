@@ -13,7 +13,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { ContextBuilder } from "../ContextBuilder.js"
 import { ContextCache } from "../ContextCache.js"
 import { FlagClient } from "../FlagClient.js"
-import { resolveTable } from "../internal/userTable.js"
+import { type ColumnKey, resolveTable } from "../internal/userTable.js"
 import { UserRepo } from "../UserRepo.js"
 import * as UserTable from "../UserTable.js"
 import { type CliFailure, DatabaseError, FlagSourceError, InvalidOption } from "./Errors.js"
@@ -36,13 +36,41 @@ export const databaseError = (database: Database, action: string) => (error: Sql
     problem: sqlProblem(error)
   })
 
-// Connects, creates the table if it is missing (and only then), and seeds it when asked.
+/**
+ * The table options of `UserRepo.layerPg` and `UserTable`: the table and its column names. A column
+ * the table does not have (`--column metadata=`) is refused until the repository supports it.
+ */
+export const tableOptions = (settings: Settings): Effect.Effect<UserTable.UserTableOptions, InvalidOption> => {
+  const columns: Partial<Record<ColumnKey, string>> = {}
+  for (const [key, name] of Object.entries(settings.columns) as Array<[ColumnKey, string | null | undefined]>) {
+    if (name === null) {
+      return Effect.fail(
+        new InvalidOption({
+          option: `--column ${key}=`,
+          problem: "this version of the repository needs every column of the User model; map it to an existing column"
+        })
+      )
+    }
+    if (name !== undefined) columns[key] = name
+  }
+  return Effect.succeed({ table: settings.table, columns })
+}
+
+/** How to create the table, said in the words of the command line. */
+const createHint = (settings: Settings): string =>
+  `create it with \`effect-flag-context setup --database-url URL${
+    settings.table === undefined ? "" : ` --table ${settings.table}`
+  }\` (or add --seed to create it and load --users into it)`
+
+// Connects, and checks that the table exists. Creates it only when asked (--seed, `setup`, or on the
+// embedded database): against a user's database every other command is read-only. Seeds when asked.
 export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings, users: UsersFile | undefined) {
   const { database } = settings
   const sql = yield* SqlClient
   yield* sql`SELECT 1`.pipe(Effect.mapError(databaseError(database, "connect")))
+  const options = yield* tableOptions(settings)
   const table = yield* Effect.try({
-    try: () => resolveTable({ table: settings.table }),
+    try: () => resolveTable(options),
     catch: (error) =>
       new InvalidOption({ option: "--table", problem: error instanceof Error ? error.message : String(error) })
   })
@@ -52,6 +80,13 @@ export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: S
     Effect.mapError(databaseError(database, "look up the user table"))
   )
   if (found?.found !== true) {
+    if (!settings.createTable) {
+      return yield* new DatabaseError({
+        address: database.address,
+        action: `read the user table ${table.quoted}`,
+        problem: `it does not exist; ${createHint(settings)}`
+      })
+    }
     // The migrator creates its bookkeeping table (next to the user table) before the first
     // migration can create the schema, so the schema has to exist first.
     const schema = table.name.schema
@@ -60,7 +95,7 @@ export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: S
         Effect.mapError(databaseError(database, `create the schema ${schema}`))
       )
     }
-    yield* UserTable.migrate({ table: settings.table }).pipe(
+    yield* UserTable.migrate(options).pipe(
       Effect.mapError((error) =>
         error._tag === "SqlError"
           ? databaseError(database, `create the user table ${table.quoted}`)(error)
@@ -71,12 +106,14 @@ export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: S
             })
       )
     )
-    if (database._tag === "External" && users === undefined) {
-      yield* Effect.logInfo(`created the user table ${table.quoted}; it is empty (add --seed to load --users into it)`)
+    if (database._tag === "External") {
+      yield* Effect.logInfo(
+        `created the user table ${table.quoted}${users === undefined ? "; it is empty (add --seed to load --users into it)" : ""}`
+      )
     }
   }
   if (users !== undefined) {
-    yield* seedUsers(users, { table: settings.table }).pipe(
+    yield* seedUsers(users, options).pipe(
       Effect.mapError(databaseError(database, `seed the user table from ${displayPath(users.path)}`))
     )
   }
@@ -111,7 +148,7 @@ export const contextLayer = (settings: Settings, users: UsersFile | undefined) =
   ContextCache.layer(settings.cache).pipe(
     Layer.provideMerge(ContextBuilder.layer(settings.rules)),
     Layer.provideMerge(
-      UserRepo.layerPg({ table: settings.table }).pipe(
+      Layer.unwrap(Effect.map(tableOptions(settings), (options) => UserRepo.layerPg(options))).pipe(
         Layer.provide(Layer.effectDiscard(prepareTable(settings, users))),
         Layer.provide(sqlLayer(settings.database))
       )
@@ -189,6 +226,17 @@ export const provideBounded = <ROut, E2, RIn, A, E, R>(
         )
       )
   )
+
+/** Runs `body` with the database alone: the table is prepared (created only when allowed, seeded when asked). */
+export const withTable = Effect.fnUntraced(function* <A, E, R>(settings: Settings, body: Effect.Effect<A, E, R>) {
+  const users = settings.seed ? yield* loadUsersFile(settings.usersFile) : undefined
+  const layer = Layer.effectDiscard(prepareTable(settings, users)).pipe(Layer.provideMerge(sqlLayer(settings.database)))
+  return yield* provideBounded(layer, body).pipe(explainFailures(settings))
+})
+
+/** Runs `body` with a connection to the database and nothing else: no table is created or read. */
+export const withDatabase = <A, E, R>(settings: Settings, body: Effect.Effect<A, E, R>) =>
+  provideBounded(sqlLayer(settings.database), body).pipe(explainFailures(settings))
 
 /** Runs `body` with the context services (no LaunchDarkly client). */
 export const withContexts = Effect.fnUntraced(function* <A, E, R>(settings: Settings, body: Effect.Effect<A, E, R>) {

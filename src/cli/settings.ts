@@ -13,6 +13,7 @@ import { rulesConfig } from "../ContextBuilder.js"
 import { type ContextCacheOptions, contextCacheConfig } from "../ContextCache.js"
 import { type FlagClientOptions, flagClientConfig } from "../FlagClient.js"
 import { makeRules, type SegmentationRules } from "../Segmentation.js"
+import { type ColumnKey, columnKeys } from "../internal/userTable.js"
 import { InvalidOption } from "./Errors.js"
 
 export const isOwnManifest = (path: string): boolean => {
@@ -93,9 +94,16 @@ export const globalFlags = {
     Flag.withDescription("Users to seed the database with (default: the package's examples/users.json)"),
     Flag.optional
   ),
+  column: Flag.String("column").pipe(
+    Flag.withMetavar("key=column"),
+    Flag.withDescription(
+      `The table's name for a column of the User model, e.g. createdAt=date_joined; repeatable. Keys: ${columnKeys.join(", ")}. An empty name (metadata=) says the table has no such column`
+    ),
+    Flag.atLeast(0)
+  ),
   seed: Flag.Boolean("seed").pipe(
     Flag.withDescription(
-      "With --database-url: insert or update the users of --users in the table (the embedded database is always seeded)"
+      "With --database-url: create the user table if it is missing, and insert or update the users of --users in it (the embedded database is always seeded)"
     ),
     Flag.withDefault(false)
   ),
@@ -144,6 +152,7 @@ export interface Globals {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly table: Option.Option<string>
   readonly users: Option.Option<string>
+  readonly column: ReadonlyArray<string>
   readonly seed: boolean
   readonly sdkKey: Option.Option<Redacted.Redacted<string>>
   readonly flagsFile: Option.Option<string>
@@ -166,6 +175,10 @@ export type FlagSource =
 export interface Settings {
   readonly database: Database
   readonly table: string | undefined
+  /** Column names by key of the User model; `null` for a column the table does not have. */
+  readonly columns: Columns
+  /** Create the user table when it is missing: on the embedded database, with --seed, or in `setup`. */
+  readonly createTable: boolean
   readonly usersFile: string
   /** Seed the table from `usersFile`: always on the embedded database, on request otherwise. */
   readonly seed: boolean
@@ -175,7 +188,41 @@ export interface Settings {
   readonly rules: SegmentationRules
 }
 
-export const env = (name: string) =>
+/**
+ * Column names of a table, by key of the User model; `null` for a column the table does not have.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Columns = Partial<Record<ColumnKey, string | null>>
+
+const isColumnKey = (key: string): key is ColumnKey => (columnKeys as ReadonlyArray<string>).includes(key)
+
+/**
+ * Parses the `--column key=name` options: a known key, once each; an empty name for an absent column.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const parseColumns = (options: ReadonlyArray<string>): Effect.Effect<Columns, InvalidOption> =>
+  Effect.gen(function* () {
+    const columns: Columns = {}
+    for (const option of options) {
+      const at = option.indexOf("=")
+      const key = (at < 0 ? option : option.slice(0, at)).trim()
+      const fail = (problem: string) => Effect.fail(new InvalidOption({ option: `--column ${option}`, problem }))
+      if (at < 0) return yield* fail(`expected key=column, e.g. createdAt=date_joined (metadata= for none)`)
+      if (!isColumnKey(key))
+        return yield* fail(`unknown key ${JSON.stringify(key)}; expected one of ${columnKeys.join(", ")}`)
+      if (key in columns) return yield* fail(`${key} is given twice`)
+      const name = option.slice(at + 1).trim()
+      if (name === "" && key === "id") return yield* fail("the table must have an id column")
+      columns[key] = name === "" ? null : name
+    }
+    return columns
+  })
+
+const env = (name: string) =>
   Config.option(Config.String(name)).pipe(
     Config.map(Option.flatMap((value) => (value.trim().length > 0 ? Option.some(value.trim()) : Option.none())))
   )
@@ -200,7 +247,7 @@ export const externalDatabase = (
 
 export const resolveSettings = Effect.fn("Cli.resolveSettings")(function* (
   globals: Globals,
-  command: "demo" | "other"
+  command: "demo" | "setup" | "other"
 ) {
   const fromEnv = yield* Config.all({
     databaseUrl: Config.option(Config.Redacted("DATABASE_URL")),
@@ -258,11 +305,14 @@ export const resolveSettings = Effect.fn("Cli.resolveSettings")(function* (
     )
   })
 
+  const columns = yield* parseColumns(globals.column)
   return {
     database,
     table: Option.getOrUndefined(globals.table),
     usersFile: Option.getOrElse(globals.users, () => examples.usersFile),
+    columns,
     seed: database._tag === "Embedded" || globals.seed,
+    createTable: database._tag === "Embedded" || globals.seed || command === "setup",
     flags,
     flagOptions: {
       ...fromEnv.flagClient,
