@@ -144,7 +144,7 @@ try {
     npm,
     [
       ...install,
-      ...optional.filter((name) => name.startsWith("@electric-sql/")).map((name) => `${name}@${peers[name]}`)
+      ...optional.filter((name) => name !== "@effect/platform-node").map((name) => `${name}@${peers[name]}`)
     ],
     app
   )

@@ -20,6 +20,14 @@ const partOf = (file: string): Part => {
   return "core"
 }
 
+interface Manifest {
+  readonly dependencies?: Readonly<Record<string, string>>
+  readonly peerDependencies?: Readonly<Record<string, string>>
+  readonly peerDependenciesMeta?: Readonly<Record<string, { readonly optional?: boolean }>>
+}
+const manifest = JSON.parse(readFileSync(join(src, "..", "package.json"), "utf8")) as Manifest
+const isOptional = (name: string) => manifest.peerDependenciesMeta?.[name]?.optional === true
+
 /** The packages (not Node built-ins) each part may load, besides those of the parts below it. */
 const packages: Readonly<Record<Part, ReadonlyArray<string>>> = {
   core: ["effect", "@effect/sql-pg", "@launchdarkly/node-server-sdk", "yaml"],
@@ -27,8 +35,16 @@ const packages: Readonly<Record<Part, ReadonlyArray<string>>> = {
   cli: ["@effect/platform-node"]
 }
 
-const allowed = (part: Part): ReadonlyArray<string> =>
-  (Object.keys(rank) as Array<Part>).filter((p) => rank[p] <= rank[part]).flatMap((p) => packages[p])
+// Other optional peers (an integration behind its own entry point) may be loaded by the core's
+// modules, but never by the root entry point: see the last test.
+const otherOptionalPeers = Object.keys(manifest.peerDependencies ?? {}).filter(
+  (name) => isOptional(name) && ![...packages.embedded, ...packages.cli].includes(name)
+)
+
+const allowed = (part: Part): ReadonlyArray<string> => [
+  ...(Object.keys(rank) as Array<Part>).filter((p) => rank[p] <= rank[part]).flatMap((p) => packages[p]),
+  ...otherOptionalPeers
+]
 
 const packageName = (specifier: string): string => {
   const parts = specifier.split("/")
@@ -87,20 +103,32 @@ describe("import graph", () => {
   })
 
   it("the package manifest declares each part's packages where its entry point needs them", () => {
-    const manifest = JSON.parse(readFileSync(join(src, "..", "package.json"), "utf8")) as {
-      readonly dependencies?: Readonly<Record<string, string>>
-      readonly peerDependencies?: Readonly<Record<string, string>>
-      readonly peerDependenciesMeta?: Readonly<Record<string, { readonly optional?: boolean }>>
-    }
     const required = { ...manifest.dependencies }
     const peers = manifest.peerDependencies ?? {}
-    const optional = (name: string) => manifest.peerDependenciesMeta?.[name]?.optional === true
     for (const name of packages.core) {
-      assert.isTrue(name in required || (name in peers && !optional(name)), `${name} is installed with the core`)
+      assert.isTrue(name in required || (name in peers && !isOptional(name)), `${name} is installed with the core`)
     }
     for (const name of [...packages.embedded, ...packages.cli]) {
       assert.isFalse(name in required, `${name} is not a dependency of the core`)
-      assert.isTrue(name in peers && optional(name), `${name} is an optional peer`)
+      assert.isTrue(name in peers && isOptional(name), `${name} is an optional peer`)
     }
+  })
+
+  it("the root entry point never loads an optional peer, even indirectly (static imports)", () => {
+    const STATIC = /(?:^|\n)\s*(?:import|export)\s(?!type\s)[^;'"]*?from\s*"([^"]+)"|(?:^|\n)\s*import\s*"([^"]+)"/g
+    const seen = new Set<string>()
+    const loaded: Array<string> = []
+    const visit = (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      for (const match of readFileSync(file, "utf8").matchAll(STATIC)) {
+        const specifier = match[1] ?? match[2] ?? ""
+        if (specifier.startsWith(".")) visit(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")))
+        else if (isOptional(packageName(specifier))) loaded.push(`${relative(src, file)} → ${specifier}`)
+      }
+    }
+    visit(join(src, "index.ts"))
+    assert.isAbove(seen.size, 5)
+    assert.deepStrictEqual(loaded, [])
   })
 })
