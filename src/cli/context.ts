@@ -9,6 +9,11 @@ import { checkUserId, printJson, resolveContext } from "./output.js"
 import { withContexts } from "./runtime.js"
 import { resolveSettings, root } from "./settings.js"
 
+/**
+ * The `context` command.
+ *
+ * @since 0.2.0
+ */
 export const contextCommand = Command.make(
   "context",
   { userId: Argument.String("userId").pipe(Argument.withDescription("The user's id")) },

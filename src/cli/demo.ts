@@ -21,6 +21,11 @@ import { displayPath, resolveSettings, root } from "./settings.js"
 import { renderTable } from "./Table.js"
 import { loadUsersFile } from "./UsersFile.js"
 
+/**
+ * The `demo` command.
+ *
+ * @since 0.2.0
+ */
 export const demoCommand = Command.make(
   "demo",
   {

@@ -24,6 +24,11 @@ import {
 import { withFlags } from "./runtime.js"
 import { resolveSettings, root } from "./settings.js"
 
+/**
+ * The `eval` command.
+ *
+ * @since 0.2.0
+ */
 export const evalCommand = Command.make(
   "eval",
   {

@@ -18,6 +18,11 @@ import { withFlags } from "./runtime.js"
 import { resolveSettings, root } from "./settings.js"
 import { renderTable } from "./Table.js"
 
+/**
+ * The `flags` command.
+ *
+ * @since 0.2.0
+ */
 export const flagsCommand = Command.make(
   "flags",
   {

@@ -15,9 +15,9 @@ import { BadUserId, FlagNotEvaluated, FlagSourceError, InvalidOption } from "./E
 import { flagSourceName } from "./runtime.js"
 import type { Settings } from "./settings.js"
 
-export type ContextFallback = Extract<Fallback, "UserNotFound" | "UserRepoUnavailable">
+type ContextFallback = Extract<Fallback, "UserNotFound" | "UserRepoUnavailable">
 
-export interface ResolvedContext {
+interface ResolvedContext {
   readonly userId: UserId
   readonly fallback: ContextFallback | null
   /** Why the repository failed, for `UserRepoUnavailable`. */
@@ -27,6 +27,11 @@ export interface ResolvedContext {
   readonly context: UserContext
 }
 
+/**
+ * A user id from the command line, checked; `BadUserId` says why it is not one.
+ *
+ * @since 0.2.0
+ */
 export const checkUserId = (userId: string) =>
   Effect.mapError(validateUserId(userId), (error) => new BadUserId({ userId, problem: error.message }))
 
@@ -82,7 +87,7 @@ export const resolveContext = Effect.fn("Cli.resolveContext")(function* (userId:
   )
 })
 
-export const fallbackCauses: Readonly<Record<Fallback, string>> = {
+const fallbackCauses: Readonly<Record<Fallback, string>> = {
   UserNotFound: "no user has this id",
   UserRepoUnavailable: "the user could not be loaded",
   InvalidUserId: "the user id is not valid",
@@ -100,6 +105,11 @@ export const describeFallback = (fallback: Fallback): string =>
       : "the default was served"
   }`
 
+/**
+ * The fallbacks that mean the flag itself was not evaluated (the default was served).
+ *
+ * @since 0.2.0
+ */
 export const flagFallbacks: ReadonlySet<Fallback> = new Set([
   "InvalidUserId",
   "ClientNotReady",
@@ -108,6 +118,11 @@ export const flagFallbacks: ReadonlySet<Fallback> = new Set([
   "EvaluationError"
 ])
 
+/**
+ * The error `eval` exits with when the flag could not be evaluated.
+ *
+ * @since 0.2.0
+ */
 export const notEvaluated = (settings: Settings, flagKey: string, evaluation: Evaluation<Json>): FlagNotEvaluated =>
   new FlagNotEvaluated({
     flagKey,
@@ -119,6 +134,11 @@ export const notEvaluated = (settings: Settings, flagKey: string, evaluation: Ev
     defaultValue: evaluation.value
   })
 
+/**
+ * An evaluation reason in one short line.
+ *
+ * @since 0.2.0
+ */
 export const formatReason = (reason: LDEvaluationReason): string => {
   switch (reason.kind) {
     case "RULE_MATCH":
@@ -132,6 +152,11 @@ export const formatReason = (reason: LDEvaluationReason): string => {
   }
 }
 
+/**
+ * The JSON form of an evaluation.
+ *
+ * @since 0.2.0
+ */
 export const evaluationJson = (evaluation: Evaluation<Json>) => ({
   value: evaluation.value,
   reason: evaluation.reason,
@@ -139,6 +164,11 @@ export const evaluationJson = (evaluation: Evaluation<Json>) => ({
   fallback: evaluation.fallback
 })
 
+/**
+ * An `--attr` value: JSON when it parses as JSON, else the string.
+ *
+ * @since 0.2.0
+ */
 export const attributeValue = (raw: string): Json => {
   try {
     const parsed: unknown = JSON.parse(raw)
@@ -148,6 +178,11 @@ export const attributeValue = (raw: string): Json => {
   }
 }
 
+/**
+ * The `--default` option: JSON, or `null` when absent.
+ *
+ * @since 0.2.0
+ */
 export const parseDefault = (raw: Option.Option<string>): Effect.Effect<Json, InvalidOption> =>
   Option.match(raw, {
     onNone: () => Effect.succeed(null),
@@ -189,8 +224,18 @@ export const evaluateAll = Effect.fn("Cli.evaluateAll")(function* (
 // Output
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Prints a value as indented JSON on stdout.
+ *
+ * @since 0.2.0
+ */
 export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
+/**
+ * A flag value in a table cell: `#n` for a JSON variation, `*` when a fallback decided it.
+ *
+ * @since 0.2.0
+ */
 export const tableValue = (evaluation: Evaluation<Json>): string => {
   const { value, variationIndex } = evaluation
   const text = Predicate.isString(value)
@@ -203,6 +248,11 @@ export const tableValue = (evaluation: Evaluation<Json>): string => {
   return evaluation.fallback === null ? text : `${text}*`
 }
 
+/**
+ * The segments of a user in a table cell, or why there are none.
+ *
+ * @since 0.2.0
+ */
 export const segmentsCell = (resolved: ResolvedContext): string =>
   resolved.fallback === null
     ? (resolved.context.segments ?? []).join(", ")
@@ -210,4 +260,9 @@ export const segmentsCell = (resolved: ResolvedContext): string =>
       ? "(not found)"
       : "(not loaded)"
 
+/**
+ * The terminal's width, when stdout is one.
+ *
+ * @since 0.2.0
+ */
 export const terminalWidth = (): number | undefined => (process.stdout.isTTY ? process.stdout.columns : undefined)

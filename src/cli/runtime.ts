@@ -22,13 +22,18 @@ import { missingPackageMessage } from "./Requirements.js"
 import { type Database, displayPath, type FlagSource, type Settings } from "./settings.js"
 import { loadUsersFile, seedUsers, type UsersFile } from "./UsersFile.js"
 
-export const sqlProblem = (error: SqlError): string => {
+const sqlProblem = (error: SqlError): string => {
   const cause: unknown = error.reason.cause
   return Predicate.hasProperty(cause, "message") && Predicate.isString(cause.message) && cause.message !== ""
     ? cause.message
     : error.message
 }
 
+/**
+ * A `SqlError` as the `DatabaseError` a person reads: connecting, or the action that failed.
+ *
+ * @since 0.2.0
+ */
 export const databaseError = (database: Database, action: string) => (error: SqlError) =>
   new DatabaseError({
     address: database.address,
@@ -64,7 +69,7 @@ const createHint = (settings: Settings): string =>
 
 // Connects, and checks that the table exists. Creates it only when asked (--seed, `setup`, or on the
 // embedded database): against a user's database every other command is read-only. Seeds when asked.
-export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings, users: UsersFile | undefined) {
+const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings, users: UsersFile | undefined) {
   const { database } = settings
   const sql = yield* SqlClient
   yield* sql`SELECT 1`.pipe(Effect.mapError(databaseError(database, "connect")))
@@ -119,7 +124,7 @@ export const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: S
   }
 })
 
-export const sqlLayer = (database: Database) =>
+const sqlLayer = (database: Database) =>
   database._tag === "External"
     ? PgClient.layer({
         url: database.url,
@@ -144,7 +149,7 @@ export const sqlLayer = (database: Database) =>
         })
       )
 
-export const contextLayer = (settings: Settings, users: UsersFile | undefined) =>
+const contextLayer = (settings: Settings, users: UsersFile | undefined) =>
   ContextCache.layer(settings.cache).pipe(
     Layer.provideMerge(ContextBuilder.layer(settings.rules)),
     Layer.provideMerge(
@@ -155,6 +160,11 @@ export const contextLayer = (settings: Settings, users: UsersFile | undefined) =
     )
   )
 
+/**
+ * Where the flags come from, in words.
+ *
+ * @since 0.2.0
+ */
 export const flagSourceName = (source: FlagSource): string =>
   source._tag === "File"
     ? `the flags file ${displayPath(source.path)}`
@@ -173,14 +183,14 @@ export const explainFailures =
       (error) => Effect.fail(explain(settings, error))
     )
 
-export const explanations = {
+const explanations = {
   EmbeddedPostgresError: true,
   FlagClientInitError: true,
   SqlError: true,
   MigrationError: true
 } as const
 
-export const explain = (settings: Settings, error: unknown): CliFailure => {
+const explain = (settings: Settings, error: unknown): CliFailure => {
   const tag = Predicate.hasProperty(error, "_tag") ? error._tag : undefined
   const message = error instanceof Error ? error.message : String(error)
   const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
@@ -203,7 +213,7 @@ export const explain = (settings: Settings, error: unknown): CliFailure => {
   }
 }
 
-export const SHUTDOWN_LIMIT = "10 seconds"
+const SHUTDOWN_LIMIT = "10 seconds"
 
 /**
  * Provides `layer` to `body`, then releases it; a release that hangs (a connection that never

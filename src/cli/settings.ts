@@ -16,7 +16,7 @@ import { makeRules, type SegmentationRules } from "../Segmentation.js"
 import { type ColumnKey, columnKeys } from "../internal/userTable.js"
 import { InvalidOption } from "./Errors.js"
 
-export const isOwnManifest = (path: string): boolean => {
+const isOwnManifest = (path: string): boolean => {
   try {
     const manifest: unknown = JSON.parse(readFileSync(path, "utf8"))
     return Predicate.hasProperty(manifest, "name") && manifest.name === "effect-flag-context"
@@ -26,7 +26,7 @@ export const isOwnManifest = (path: string): boolean => {
 }
 
 // The package's directory, wherever the compiled module sits under it (dist/, or a test's build).
-export const packageRoot = ((): string => {
+const packageRoot = ((): string => {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     if (existsSync(join(dir, "package.json")) && isOwnManifest(join(dir, "package.json"))) return dir
@@ -53,7 +53,7 @@ export const version: string = (() => {
   }
 })()
 
-export const examplesDir = join(packageRoot, "examples")
+const examplesDir = join(packageRoot, "examples")
 
 /**
  * The example data the tool runs on when no database is given: users, flags and rules.
@@ -78,7 +78,7 @@ export const displayPath = (path: string): string => {
 // Options
 // ---------------------------------------------------------------------------------------------
 
-export const globalFlags = {
+const globalFlags = {
   databaseUrl: Flag.Redacted("database-url").pipe(
     Flag.withDescription(
       "Postgres URL of the user table (env DATABASE_URL, not read by `demo`). Without it: an embedded Postgres seeded from --users"
@@ -148,7 +148,7 @@ export const globalFlags = {
   )
 }
 
-export interface Globals {
+interface Globals {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly table: Option.Option<string>
   readonly users: Option.Option<string>
@@ -162,10 +162,20 @@ export interface Globals {
   readonly systemUser: ReadonlyArray<string>
 }
 
+/**
+ * The database a command runs on: the embedded one, or a URL.
+ *
+ * @since 0.2.0
+ */
 export type Database =
   | { readonly _tag: "Embedded"; readonly address: string }
   | { readonly _tag: "External"; readonly address: string; readonly url: Redacted.Redacted<string> }
 
+/**
+ * Where the LaunchDarkly client gets its flags.
+ *
+ * @since 0.2.0
+ */
 export type FlagSource =
   | { readonly _tag: "File"; readonly path: string }
   | { readonly _tag: "SdkKey"; readonly key: Redacted.Redacted<string> }
@@ -227,13 +237,10 @@ const env = (name: string) =>
     Config.map(Option.flatMap((value) => (value.trim().length > 0 ? Option.some(value.trim()) : Option.none())))
   )
 
-export const configError = (error: Config.ConfigError) =>
+const configError = (error: Config.ConfigError) =>
   new InvalidOption({ option: "configuration", problem: error.message.replace(/\s*\n\s*/g, " ") })
 
-export const externalDatabase = (
-  url: Redacted.Redacted<string>,
-  option: string
-): Effect.Effect<Database, InvalidOption> =>
+const externalDatabase = (url: Redacted.Redacted<string>, option: string): Effect.Effect<Database, InvalidOption> =>
   Effect.try({
     try: () => {
       const parsed = new URL(Redacted.value(url))
@@ -245,6 +252,11 @@ export const externalDatabase = (
     catch: () => new InvalidOption({ option, problem: "expected a URL such as postgres://user@host:5432/database" })
   })
 
+/**
+ * The settings of a command: its options, over the environment, over the example defaults.
+ *
+ * @since 0.2.0
+ */
 export const resolveSettings = Effect.fn("Cli.resolveSettings")(function* (
   globals: Globals,
   command: "demo" | "setup" | "other"
@@ -330,6 +342,11 @@ export const resolveSettings = Effect.fn("Cli.resolveSettings")(function* (
   } satisfies Settings
 })
 
+/**
+ * The root command, with the options every command shares.
+ *
+ * @since 0.2.0
+ */
 export const root = Command.make("effect-flag-context").pipe(
   Command.withSharedFlags(globalFlags),
   Command.withDescription(
