@@ -28,6 +28,10 @@ export default defineConfig({
       {
         find: /^effect-flag-context\/embedded$/,
         replacement: fileURLToPath(new URL("./src/embedded.ts", import.meta.url))
+      },
+      {
+        find: /^effect-flag-context\/openfeature$/,
+        replacement: fileURLToPath(new URL("./src/OpenFeature.ts", import.meta.url))
       }
     ]
   },

@@ -18,6 +18,7 @@ import { type HotPathResult, measureHotPath } from "./hotPath.js"
 import { type HungDatabaseResult, measureHungDatabase } from "./hungDatabase.js"
 import { type InvalidationBenchResult, measureInvalidationLatency } from "./invalidation.js"
 import { type MemoryResult, measureMemory } from "./memory.js"
+import { measureOpenFeature, openFeatureReport } from "./openFeature.js"
 import { measureSkewedLoad, type SkewedLoadResult } from "./skewedLoad.js"
 import { measureStampede, type StampedeResult } from "./stampede.js"
 
@@ -435,6 +436,8 @@ const main = async (): Promise<void> => {
       ? { _tag: "skipped", reason: "needs a real Postgres: `DATABASE_URL` is unset and 127.0.0.1:5432 does not answer" }
       : await section("7. live invalidation", () => measureInvalidationLatency({ url, updates: 100 }))
 
+  const openFeature = await section("8. OpenFeature provider", () => measureOpenFeature())
+
   const totalSeconds = (performance.now() - start) / 1000
   const markdown = report(
     { hotPath, stampede, fanOut, skewed, hung, memory, invalidation },
@@ -443,7 +446,7 @@ const main = async (): Promise<void> => {
     startLoad
   )
   const target = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url))
-  writeFileSync(target, markdown)
+  writeFileSync(target, openFeature._tag === "done" ? `${markdown}\n${openFeatureReport(openFeature.value)}` : markdown)
   console.log(`wrote ${target} in ${totalSeconds.toFixed(0)} s`)
 }
 

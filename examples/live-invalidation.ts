@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
-import { Clock, DateTime, Effect, Layer, Redacted } from "effect"
+import { Clock, ConfigProvider, DateTime, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import {
   ContextBuilder,
@@ -19,6 +19,7 @@ import {
   User,
   UserChangeNotifier,
   type UserId,
+  userChangeNotifierConfig,
   UserRepo,
   UserTable
 } from "effect-flag-context"
@@ -42,6 +43,14 @@ const CacheNotify = ContextCache.layer({ timeToLive: "24 hours", invalidateOn: "
 // Or as a layer of its own, with a handle (`awaitListening`, `isListening`):
 // UserChangeNotifier.layerListen().pipe(Layer.provideMerge(ContextCache.layer()), …)
 // In production: FlagClient.layerConfig.pipe(Layer.provideMerge(CacheNotify), Layer.provideMerge(PgClient.layerConfig(…)))
+// #endregion
+
+// #region listen-url
+// Behind PgBouncer in transaction mode the pool can't LISTEN: give the listener a direct connection
+// string of its own, here from DATABASE_LISTEN_URL. It then holds no connection of the pool.
+const CacheNotifyDirect = Layer.unwrap(
+  Effect.map(userChangeNotifierConfig, (notify) => ContextCache.layer({ invalidateOn: "notify", notify }))
+).pipe(Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg(), ContextBuilder.layer())))
 // #endregion
 
 // #region explicit
@@ -106,6 +115,22 @@ const notifyDemo = Effect.gen(function* () {
 }).pipe(Effect.provide(FlagClient.layerTest.pipe(Layer.provideMerge(CacheNotify))))
 
 const url = process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test"
+
+/** The notify mode on a direct listen connection: Ada, in the beta after `notifyDemo`, leaves it. */
+const notifyDirectDemo = Effect.gen(function* () {
+  const isOn = yield* betaOn
+  if (!(yield* isOn)) return yield* Effect.die(new Error("ada starts inside the beta"))
+  const sql = yield* SqlClient
+  yield* sql`UPDATE "User" SET "metadata" = '{"segments":[]}' WHERE "id" = ${ada.id}`
+  return yield* within2s(Effect.map(isOn, (on) => !on))
+}).pipe(
+  Effect.provide(
+    FlagClient.layerTest.pipe(
+      Layer.provideMerge(CacheNotifyDirect),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATABASE_LISTEN_URL: url } })))
+    )
+  )
+)
 const realPg = (applicationName: string, options?: { readonly schema?: string }) =>
   PgClient.layer({
     url: Redacted.make(url),
@@ -125,6 +150,7 @@ const onRealPostgres = Effect.gen(function* () {
     yield* UserTable.insertUsers([ada])
     yield* explicitDemo
     const tookMs = yield* notifyDemo
+    yield* notifyDirectDemo
     return { database: "real", notifiedInMs: tookMs } as const
   }).pipe(Effect.provide(realPg(`${schema}_app`, { schema })))
 }).pipe(Effect.scoped, Effect.provide(realPg("efc_example_admin")))

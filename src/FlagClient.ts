@@ -27,11 +27,14 @@ import {
   Redacted,
   References,
   Schema,
+  Stream,
   Tracer
 } from "effect"
 import { parse as parseYaml } from "yaml"
 import { ContextBuilder } from "./ContextBuilder.js"
+import { flagUpdates, jsonEquals, watchFlag } from "./internal/flagChanges.js"
 import { flagsFileDataSource } from "./internal/flagsFile.js"
+import { mergeSdkOptions, serviceUris } from "./internal/sdkOptions.js"
 import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
 import {
   effectLogger,
@@ -183,6 +186,45 @@ export interface FlagsStateJson {
 }
 
 /**
+ * The context an evaluation for a user would use, from `contextFor`: for callers that talk to
+ * the SDK directly (`identify`, `migrationVariation`, a custom hook).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ResolvedContext {
+  /** The LaunchDarkly context; `undefined` when the id is not valid (fallback `"InvalidUserId"`). */
+  readonly context: UserContext | undefined
+  /** `"full"`, or `"id-only"` when a fallback (or `useUserIdOnly`) applied. */
+  readonly kind: ContextKind
+  /** Which fallback applied (`"UserNotFound"`, `"UserRepoUnavailable"`, `"InvalidUserId"`); `null` when none. */
+  readonly fallback: Fallback | null
+}
+
+/**
+ * What `track` sent the event with. With fallback `"InvalidUserId"` no event was sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TrackResult {
+  /** The context the event carries. */
+  readonly kind: ContextKind
+  /** Which fallback applied; `null` when none. */
+  readonly fallback: Fallback | null
+}
+
+/**
+ * A flag the SDK reports updated: the flag itself changed, or a flag or segment it depends on.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FlagChange {
+  readonly flagKey: string
+}
+
+/**
  * `require` found the flag off for this user. Annotated as HTTP 404, so an `effect/http-api`
  * endpoint that declares it answers 404 (not 500) for a disabled feature.
  *
@@ -235,6 +277,18 @@ export interface FlagClientOptions {
   readonly streamUri?: string | undefined
   /** Events URI, for a relay proxy. */
   readonly eventsUri?: string | undefined
+  /**
+   * The Relay Proxy's URI: the default of `baseUri`, `streamUri` and `eventsUri` (each one given
+   * wins).
+   */
+  readonly relayUri?: string | undefined
+  /**
+   * Daemon mode (the SDK's `useLdd`): flags are read from the persistent feature store given
+   * through {@link FlagClientSdkOptions} or `sdkOptions` (Redis, DynamoDB...), written there by
+   * another process (a Relay Proxy, or an instance with a data source); LaunchDarkly is never
+   * contacted for flags. A flags file wins over it. Default `false`.
+   */
+  readonly daemonMode?: boolean | undefined
   /** Fail the layer with {@link FlagClientInitError} when the SDK does not initialize (default `false`). */
   readonly requireInitialized?: boolean | undefined
   /** Further SDK options, applied last. */
@@ -249,7 +303,8 @@ const nonEmpty = (name: string) =>
 /**
  * The configuration of the client: `LAUNCHDARKLY_SDK_KEY` (secret), `LAUNCHDARKLY_FLAGS_FILE`,
  * `LAUNCHDARKLY_INIT_TIMEOUT` (a duration, default `"5 seconds"`), `LAUNCHDARKLY_BASE_URI`,
- * `LAUNCHDARKLY_STREAM_URI`, `LAUNCHDARKLY_EVENTS_URI`, `LAUNCHDARKLY_REQUIRE_INITIALIZED`
+ * `LAUNCHDARKLY_STREAM_URI`, `LAUNCHDARKLY_EVENTS_URI`, `LAUNCHDARKLY_RELAY_URI` (the default of
+ * the three), `LAUNCHDARKLY_DAEMON_MODE` (default `false`), `LAUNCHDARKLY_REQUIRE_INITIALIZED`
  * (default `false`). Empty values count as unset.
  *
  * @since 0.1.0
@@ -262,6 +317,8 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
   baseUri: nonEmpty("LAUNCHDARKLY_BASE_URI"),
   streamUri: nonEmpty("LAUNCHDARKLY_STREAM_URI"),
   eventsUri: nonEmpty("LAUNCHDARKLY_EVENTS_URI"),
+  relayUri: nonEmpty("LAUNCHDARKLY_RELAY_URI"),
+  daemonMode: Config.Boolean("LAUNCHDARKLY_DAEMON_MODE").pipe(Config.withDefault(false)),
   requireInitialized: Config.Boolean("LAUNCHDARKLY_REQUIRE_INITIALIZED").pipe(Config.withDefault(false))
 }).pipe(
   Config.map(
@@ -272,9 +329,27 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
       baseUri: Option.getOrUndefined(c.baseUri),
       streamUri: Option.getOrUndefined(c.streamUri),
       eventsUri: Option.getOrUndefined(c.eventsUri),
+      ...(Option.isSome(c.relayUri) ? { relayUri: c.relayUri.value } : {}),
+      ...(c.daemonMode ? { daemonMode: true } : {}),
       requireInitialized: c.requireInitialized
     })
   )
+)
+
+/**
+ * SDK options for every client the layers of {@link FlagClient} build, including the
+ * config-driven `FlagClient.layer` and `layerConfig`: hooks, plugins, a persistent feature store
+ * (`@launchdarkly/node-server-sdk-redis`), big segments, a proxy. Provide it with
+ * `Layer.succeed(FlagClientSdkOptions, options)` (or `Layer.effect`, to build a store from
+ * configuration). Merged over this library's own options; `layerWith`'s `sdkOptions` are merged
+ * last; `hooks` and `plugins` of both are kept.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const FlagClientSdkOptions: Context.Reference<LDOptions> = Context.Reference<LDOptions>(
+  "effect-flag-context/FlagClientSdkOptions",
+  { defaultValue: () => ({}) }
 )
 
 /**
@@ -335,14 +410,23 @@ const acquireClient = Effect.fnUntraced(function* (
 const localOptions: LDOptions = { sendEvents: false, diagnosticOptOut: true }
 
 const productionClient = Effect.fnUntraced(function* (options: FlagClientOptions) {
-  const uris: LDOptions = {
-    ...(options.baseUri === undefined ? {} : { baseUri: options.baseUri }),
-    ...(options.streamUri === undefined ? {} : { streamUri: options.streamUri }),
-    ...(options.eventsUri === undefined ? {} : { eventsUri: options.eventsUri })
-  }
+  const uris = serviceUris(options)
   const initTimeout = options.initTimeout ?? Duration.seconds(5)
   const requireInitialized = options.requireInitialized ?? false
-  const extra = options.sdkOptions ?? {}
+  const extra = mergeSdkOptions(yield* FlagClientSdkOptions, options.sdkOptions ?? {})
+  if (options.daemonMode === true && options.flagsFile === undefined) {
+    if (extra.featureStore === undefined) {
+      yield* Effect.logWarning(
+        "LaunchDarkly daemon mode without a persistent feature store: there are no flags to read; give one through FlagClientSdkOptions"
+      )
+    }
+    return yield* acquireClient(
+      options.sdkKey === undefined ? "daemon-mode" : Redacted.value(options.sdkKey),
+      { ...(options.sdkKey === undefined ? localOptions : uris), ...extra, useLdd: true },
+      initTimeout,
+      requireInitialized
+    )
+  }
   if (options.flagsFile !== undefined) {
     return yield* acquireClient(
       options.sdkKey === undefined ? "flags-file" : Redacted.value(options.sdkKey),
@@ -707,12 +791,61 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
       enabled ? Effect.void : Effect.fail(new FeatureDisabled({ flagKey }))
     )
 
+  // The context, synchronously when possible (see `resolveNow`), else looked up.
+  const resolve = (userId: string, options: EvaluationOptions | undefined): Effect.Effect<Resolved> =>
+    Effect.withFiber((fiber) => {
+      const now = resolveNow(fiber, userId, options)
+      return now === undefined ? resolveSlow(userId, options) : Effect.succeed(now)
+    })
+
+  const contextFor = (userId: UserId, options?: EvaluationOptions): Effect.Effect<ResolvedContext> =>
+    resolve(userId, options)
+
+  const track = (
+    eventKey: string,
+    userId: UserId,
+    data?: Json,
+    metricValue?: number,
+    options?: EvaluationOptions
+  ): Effect.Effect<TrackResult> =>
+    Effect.flatMap(resolve(userId, options), ({ context, kind, fallback }) => {
+      const result: TrackResult = { kind, fallback }
+      if (context === undefined) return Effect.succeed(result)
+      return Effect.try(() => sdk.track(eventKey, context, data, metricValue)).pipe(
+        Effect.as(result),
+        Effect.catch((error) =>
+          Effect.as(
+            Effect.logWarning("LaunchDarkly SDK refused a custom event").pipe(
+              Effect.annotateLogs({ eventKey, cause: String(error.cause) })
+            ),
+            result
+          )
+        )
+      )
+    }).pipe(Effect.withSpan("FlagClient.track", { attributes: { "event.key": eventKey } }))
+
+  const changes: Stream.Stream<FlagChange> = Stream.map(flagUpdates(sdk), (flagKey): FlagChange => ({ flagKey }))
+
+  const watch = <A extends Json>(
+    flagKey: string,
+    userId: UserId,
+    defaultValue: A,
+    options?: EvaluationOptions
+  ): Stream.Stream<Evaluation<JsonOfKind<A>>> =>
+    watchFlag(sdk, flagKey, evaluate(flagKey, userId, defaultValue, options), (self, that) =>
+      jsonEquals(self.value, that.value)
+    )
+
   return FlagClient.of({
     isEnabled,
     variation,
     evaluate,
     allFlags,
     require,
+    contextFor,
+    track,
+    changes,
+    watch,
     initialized: Effect.sync(() => sdk.initialized()),
     sdk
   })
@@ -864,16 +997,45 @@ export class FlagClient extends Context.Service<
     readonly allFlags: (userId: UserId, options?: AllFlagsOptions) => Effect.Effect<FlagsStateJson>
     /** Fails with {@link FeatureDisabled} when the flag is off for the user. */
     readonly require: (flagKey: string, userId: UserId, options?: FlagOptions) => Effect.Effect<void, FeatureDisabled>
+    /**
+     * The context an evaluation for the user would use (looked up and cached as for an
+     * evaluation, fallbacks included), for calls to the SDK this service does not cover.
+     */
+    readonly contextFor: (userId: UserId, options?: EvaluationOptions) => Effect.Effect<ResolvedContext>
+    /**
+     * Sends a custom event (experiments, metrics) with the context an evaluation would use. With
+     * an invalid id nothing is sent, and the result says `"InvalidUserId"`.
+     */
+    readonly track: (
+      eventKey: string,
+      userId: UserId,
+      data?: Json,
+      metricValue?: number,
+      options?: EvaluationOptions
+    ) => Effect.Effect<TrackResult>
+    /** Every flag update the SDK reports, while the stream runs (the listener is removed when it ends). */
+    readonly changes: Stream.Stream<FlagChange>
+    /**
+     * The flag's evaluation for the user now, then again each time its value changes (an update
+     * that leaves the value equal emits nothing).
+     */
+    readonly watch: <A extends Json>(
+      flagKey: string,
+      userId: UserId,
+      defaultValue: A,
+      options?: EvaluationOptions
+    ) => Stream.Stream<Evaluation<JsonOfKind<A>>>
     /** Whether the SDK has received its flags. */
     readonly initialized: Effect.Effect<boolean>
-    /** The SDK client itself, for what this service does not cover (`track`, `identify`). */
+    /** The SDK client itself, for what this service does not cover (`identify`, migrations). */
     readonly sdk: LDClient
   }
 >()("effect-flag-context/FlagClient") {
   /**
    * The production stack from configuration ({@link flagClientConfig}, `contextCacheConfig`,
    * the segmentation rules): provide a `UserRepo`. `ContextCache` and `ContextBuilder` are
-   * exposed too, for invalidation.
+   * exposed too, for invalidation. SDK options (hooks, a persistent store) come from
+   * {@link FlagClientSdkOptions} when it is provided.
    *
    * @since 0.1.0
    */
@@ -887,7 +1049,7 @@ export class FlagClient extends Context.Service<
   )
 
   /**
-   * The client alone, configured from {@link flagClientConfig}.
+   * The client alone, configured from {@link flagClientConfig} (and {@link FlagClientSdkOptions}).
    *
    * @since 0.1.0
    */
@@ -988,6 +1150,52 @@ export class FlagClient extends Context.Service<
     options?: FlagOptions
   ): Effect.Effect<void, FeatureDisabled, FlagClient> =>
     FlagClient.use((client) => client.require(flagKey, userId, options))
+
+  /**
+   * `contextFor` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly contextFor = (
+    userId: UserId,
+    options?: EvaluationOptions
+  ): Effect.Effect<ResolvedContext, never, FlagClient> => FlagClient.use((client) => client.contextFor(userId, options))
+
+  /**
+   * `track` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly track = (
+    eventKey: string,
+    userId: UserId,
+    data?: Json,
+    metricValue?: number,
+    options?: EvaluationOptions
+  ): Effect.Effect<TrackResult, never, FlagClient> =>
+    FlagClient.use((client) => client.track(eventKey, userId, data, metricValue, options))
+
+  /**
+   * `changes` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly changes: Stream.Stream<FlagChange, never, FlagClient> = Stream.unwrap(
+    FlagClient.use((client) => Effect.succeed(client.changes))
+  )
+
+  /**
+   * `watch` of the current `FlagClient`.
+   *
+   * @since 0.2.0
+   */
+  static readonly watch = <A extends Json>(
+    flagKey: string,
+    userId: UserId,
+    defaultValue: A,
+    options?: EvaluationOptions
+  ): Stream.Stream<Evaluation<JsonOfKind<A>>, never, FlagClient> =>
+    Stream.unwrap(FlagClient.use((client) => Effect.succeed(client.watch(flagKey, userId, defaultValue, options))))
 
   /**
    * The counter of evaluations.

@@ -13,7 +13,9 @@ import {
   FlagClient,
   type FlagOptions,
   type FlagsStateJson,
-  type JsonOfKind
+  type JsonOfKind,
+  type ResolvedContext,
+  type TrackResult
 } from "./FlagClient.js"
 import type { Json, UserId } from "./User.js"
 
@@ -42,6 +44,16 @@ export interface FlagClientPromise<R = FlagClient, E = unknown> {
   readonly allFlags: (userId: string, options?: AllFlagsOptions) => Promise<FlagsStateJson>
   /** Rejects with `FeatureDisabled` when the flag is off for the user. */
   readonly require: (flagKey: string, userId: string, options?: FlagOptions) => Promise<void>
+  /** The context an evaluation for the user would use, for calls to the SDK itself. */
+  readonly contextFor: (userId: string, options?: EvaluationOptions) => Promise<ResolvedContext>
+  /** Sends a custom event with the context an evaluation would use; nothing for an invalid id. */
+  readonly track: (
+    eventKey: string,
+    userId: string,
+    data?: Json,
+    metricValue?: number,
+    options?: EvaluationOptions
+  ) => Promise<TrackResult>
   /** Builds the layer now (the first call does otherwise); rejects with the layer's error. */
   readonly ready: () => Promise<void>
   /** Releases the layer: the SDK client is flushed and closed. */
@@ -76,6 +88,9 @@ export const makeFlagClientPromise = <R, E>(
       run((client) => client.evaluate(flagKey, unchecked(userId), defaultValue, options)),
     allFlags: (userId, options) => run((client) => client.allFlags(unchecked(userId), options)),
     require: (flagKey, userId, options) => run((client) => client.require(flagKey, unchecked(userId), options)),
+    contextFor: (userId, options) => run((client) => client.contextFor(unchecked(userId), options)),
+    track: (eventKey, userId, data, metricValue, options) =>
+      run((client) => client.track(eventKey, unchecked(userId), data, metricValue, options)),
     ready: () => runtime.context().then(() => undefined),
     dispose: () => runtime.dispose(),
     runtime

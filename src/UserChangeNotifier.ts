@@ -4,13 +4,13 @@
  * of a time-to-live.
  *
  * Two parts, both opt-in: a trigger on the user table that `pg_notify`s the id of a user after an
- * `UPDATE` or `DELETE` ({@link UserChangeNotifier.migrate}), and a listener per instance
+ * `INSERT`, `UPDATE` or `DELETE` ({@link UserChangeNotifier.migrate}), and a listener per instance
  * ({@link UserChangeNotifier.layerListen}). See `docs/caching.md`.
  *
  * @since 0.1.0
  */
 import type { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
 import * as Migrator from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -23,6 +23,7 @@ import {
   listenForUserChanges,
   metrics
 } from "./internal/notifyListener.js"
+import { fitIdentifier } from "./internal/identifier.js"
 import { triggerStatements } from "./internal/notifyTrigger.js"
 import { resolveTable } from "./internal/userTable.js"
 import type { UserTableOptions } from "./UserTable.js"
@@ -36,12 +37,28 @@ import type { UserTableOptions } from "./UserTable.js"
 export const defaultUserChangedChannel: string = defaultChannel
 
 /**
- * Options of the listener: the channel and the reconnection schedule.
+ * Options of the listener: the channel, the reconnection schedule, and optionally a connection
+ * string of its own (`listenUrl`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface UserChangeNotifierOptions extends ListenOptions {}
+
+/**
+ * The listener's configuration: `DATABASE_LISTEN_URL`, optional, a connection string for the
+ * listener alone (see `listenUrl`), for an application whose `DATABASE_URL` goes through a pooler
+ * that can't `LISTEN`.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const userChangeNotifierConfig: Config.Config<UserChangeNotifierOptions> = Config.Redacted(
+  "DATABASE_LISTEN_URL"
+).pipe(
+  Config.option,
+  Config.map(Option.match({ onNone: (): UserChangeNotifierOptions => ({}), onSome: (listenUrl) => ({ listenUrl }) }))
+)
 
 /**
  * What the listener invalidates. A `ContextCache` is one.
@@ -63,7 +80,8 @@ export interface NotifyTriggerOptions extends UserTableOptions {
   /**
    * The migrator's bookkeeping table for the trigger. Defaults to `_<table>_notify_migrations`,
    * next to the user table: separate from the table's own, so that the trigger can be added at any
-   * time whatever ids the table's migrations have reached.
+   * time whatever ids the table's migrations have reached (shortened with a hash when that name
+   * would pass 63 bytes, so that the two stay distinct).
    */
   readonly migrationsTable?: string | undefined
 }
@@ -80,13 +98,24 @@ export const UserChangeNotifierMetrics = metrics
 
 const runMigrator = Migrator.make({})
 
+const notifyMigrationsTable = (options: NotifyTriggerOptions | undefined): string => {
+  const { name } = resolveTable({ table: options?.table, migrationsTable: "unused" })
+  // `Migrator` splits its table name on dots.
+  if (name.schema?.includes(".") === true) {
+    throw new Error(`the schema of ${JSON.stringify(options?.table)} contains a dot: set migrationsTable`)
+  }
+  const table = fitIdentifier(`_${name.name.replaceAll(".", "_")}_notify_migrations`)
+  return name.schema === undefined ? table : `${name.schema}.${table}`
+}
+
 /**
  * Listens for user changes and invalidates the users it is told about.
  *
- * The listener holds one connection of the `PgClient` pool (use a pool, not a single-connection
- * client). Notification payloads are untrusted: anything that is not a valid `UserId` is ignored
- * and counted. After a lost connection it listens again with backoff, then invalidates every user,
- * since changes may have been missed meanwhile.
+ * The listener holds one connection of the `PgClient` pool, or opens its own with `listenUrl`. A
+ * pool of one connection (it would have none left for lookups) is refused when the listener is
+ * built, with the reason. Notification payloads are untrusted: anything that is not a valid
+ * `UserId` is ignored and counted. After a lost connection it listens again with backoff, then
+ * invalidates every user, since changes may have been missed meanwhile.
  *
  * @since 0.1.0
  * @category services
@@ -129,8 +158,23 @@ export class UserChangeNotifier extends Context.Service<
     )
 
   /**
-   * The trigger's migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects (re-key it to run
-   * it under an application's own migrator). Its effect is idempotent: it replaces the trigger.
+   * {@link UserChangeNotifier.layerListen} with its options read from
+   * {@link userChangeNotifierConfig} (`DATABASE_LISTEN_URL`) and `channel` given here.
+   *
+   * @since 0.2.0
+   */
+  static readonly layerListenConfig = (options?: {
+    readonly channel?: string | undefined
+  }): Layer.Layer<UserChangeNotifier, Config.ConfigError, PgClient.PgClient | ContextCache> =>
+    Layer.unwrap(
+      Effect.map(userChangeNotifierConfig, (config) => UserChangeNotifier.layerListen({ ...config, ...options }))
+    )
+
+  /**
+   * The trigger's migrations, keyed `<id>_<name>` as `Migrator.fromRecord` expects (re-key them to
+   * run them under an application's own migrator). Each installs the current trigger (replacing any
+   * older one): `1_notify_user_changes` for a new table, `2_notify_user_inserts` for a table that
+   * has the first version, which did not notify `INSERT`s.
    *
    * @since 0.1.0
    */
@@ -144,12 +188,11 @@ export class UserChangeNotifier extends Context.Service<
       options?.columns?.id ?? "id",
       checkChannel(options?.channel ?? defaultChannel)
     )
-    return {
-      "1_notify_user_changes": Effect.gen(function* () {
-        const sql = yield* SqlClient
-        for (const statement of statements) yield* sql.unsafe(statement)
-      })
-    }
+    const install = Effect.gen(function* () {
+      const sql = yield* SqlClient
+      for (const statement of statements) yield* sql.unsafe(statement)
+    })
+    return { "1_notify_user_changes": install, "2_notify_user_inserts": install }
   }
 
   /**
@@ -163,13 +206,9 @@ export class UserChangeNotifier extends Context.Service<
     options?: NotifyTriggerOptions
   ): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, Migrator.MigrationError | SqlError, SqlClient> =>
     Effect.suspend(() => {
-      // Named like the table's own bookkeeping table, so the two sit side by side.
-      const migrationsTable =
-        options?.migrationsTable ??
-        resolveTable({ ...options, migrationsTable: undefined }).migrationsTable.replace(
-          /_migrations$/,
-          "_notify_migrations"
-        )
+      // Named like the table's own bookkeeping table, so the two sit side by side (and stay two
+      // tables when the names are long enough to be shortened).
+      const migrationsTable = options?.migrationsTable ?? notifyMigrationsTable(options)
       return runMigrator({
         loader: Migrator.fromRecord({ ...UserChangeNotifier.migrations(options) }),
         table: migrationsTable

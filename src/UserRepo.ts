@@ -13,6 +13,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as SqlResolver from "effect/sql/SqlResolver"
 import { type HttpRetryOptions, withHttpRetry } from "./HttpRetry.js"
+import * as HttpAnswer from "./internal/httpAnswer.js"
 import { resolveTable } from "./internal/userTable.js"
 import { parseMetadata, type User, UserFromJson, UserFromRow, UserId } from "./User.js"
 import * as UserTable from "./UserTable.js"
@@ -184,6 +185,21 @@ export declare namespace UserRepo {
     readonly timeout?: Duration.Input | undefined
     /** The retry policy, see {@link HttpRetryOptions}. */
     readonly retry?: HttpRetryOptions | undefined
+    /**
+     * Redirects followed per request, all on the origin of `baseUrl`; one more, or one to another
+     * origin, fails the lookup with reason `"Http"`. Default 3; a non-negative integer, else the
+     * layer fails to build.
+     *
+     * @since 0.2.0
+     */
+    readonly maxRedirects?: number | undefined
+    /**
+     * The largest answer body read, in bytes; a larger one fails the lookup with reason `"Http"`
+     * without being buffered. Default 1 MiB; a non-negative integer, else the layer fails to build.
+     *
+     * @since 0.2.0
+     */
+    readonly maxBodyBytes?: number | undefined
   }
 }
 
@@ -318,6 +334,7 @@ const decodeUserJson = Schema.decodeUnknownEffect(UserFromJson)
 /** What a failed HTTP lookup means to the caller. */
 const classifyHttp = (userId: UserId, error: unknown): UserNotFound | UserRepoError => {
   if (Cause.isTimeoutError(error)) return new UserRepoError({ userId, reason: "Timeout", cause: error })
+  if (error instanceof HttpAnswer.HttpAnswerRejected) return new UserRepoError({ userId, reason: "Http", cause: error })
   if (!HttpClientError.isHttpClientError(error)) return new UserRepoError({ userId, reason: "Decode", cause: error })
   switch (error.reason._tag) {
     case "StatusCodeError": {
@@ -337,9 +354,34 @@ const classifyHttp = (userId: UserId, error: unknown): UserNotFound | UserRepoEr
 }
 
 const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
-  const client = (yield* HttpClient.HttpClient).pipe(withHttpRetry(options.retry))
+  // Redirects are followed below, one checked hop at a time, each hop retried by the policy. Each
+  // hop is scoped, so a response whose body is not read (a redirect) releases its connection.
+  const client = (yield* HttpClient.HttpClient).pipe(
+    HttpAnswer.manualRedirects,
+    HttpClient.withScope,
+    withHttpRetry(options.retry)
+  )
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
+  const origin = URL.canParse(baseUrl) ? new URL(baseUrl).origin : baseUrl
   const timeout = options.timeout ?? defaultLookupTimeout
+  const maxRedirects = HttpAnswer.checkCount("maxRedirects", options.maxRedirects, 3)
+  const maxBodyBytes = HttpAnswer.checkCount("maxBodyBytes", options.maxBodyBytes, 1024 * 1024)
+
+  const fetchBody = (url: string, redirects: number): Effect.Effect<string, unknown> =>
+    client.get(url, { acceptJson: true }).pipe(
+      Effect.flatMap((response) => HttpAnswer.readBounded(response, maxBodyBytes)),
+      Effect.scoped,
+      Effect.catch((error) => {
+        const location = HttpAnswer.redirectLocation(error)
+        if (location === undefined) return Effect.fail(error)
+        if (redirects >= maxRedirects) {
+          return Effect.fail(new HttpAnswer.HttpAnswerRejected(`more than ${maxRedirects} redirects`))
+        }
+        const next = HttpAnswer.sameOriginTarget(location, url, origin)
+        return Predicate.isString(next) ? fetchBody(next, redirects + 1) : Effect.fail(next)
+      })
+    )
+
   return UserRepo.of({
     getById: Effect.fn("UserRepo.getById")(function* (id: string) {
       const userId = yield* validateUserId(id)
@@ -351,9 +393,18 @@ const makeHttp = Effect.fnUntraced(function* (options: UserRepo.HttpOptions) {
           cause: new Error("this id cannot be written as a URL path segment")
         })
       }
-      return yield* client.get(`${baseUrl}/users/${encodeURIComponent(userId)}`, { acceptJson: true }).pipe(
-        Effect.flatMap((response) => response.json),
+      return yield* fetchBody(`${baseUrl}/users/${encodeURIComponent(userId)}`, 0).pipe(
+        Effect.flatMap((body) => Effect.try({ try: () => JSON.parse(body) as unknown, catch: (error) => error })),
         Effect.flatMap(decodeUserJson),
+        Effect.flatMap((user) =>
+          user.id === userId
+            ? Effect.succeed(user)
+            : Effect.fail(
+                new HttpAnswer.HttpAnswerRejected(
+                  `the user service answered with user ${JSON.stringify(user.id)} for ${JSON.stringify(userId)}`
+                )
+              )
+        ),
         Effect.mapError((error) => classifyHttp(userId, error)),
         withLookupTimeout(userId, timeout)
       )

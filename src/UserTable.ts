@@ -10,7 +10,7 @@ import { Array as Arr, Effect, Layer, Schema } from "effect"
 import * as Migrator from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { quoteIdentifier } from "./internal/identifier.js"
+import { fitIdentifier, quoteIdentifier } from "./internal/identifier.js"
 import { type ColumnKey, type ResolvedTable, resolveTable } from "./internal/userTable.js"
 import { type User, UserFromRow } from "./User.js"
 
@@ -31,7 +31,9 @@ export type UserTableColumn = ColumnKey
 export interface UserTableOptions {
   /**
    * `User` (the default), `app.users` or `"app"."users"`. Each part is used verbatim, case
-   * included; quote a part that contains a dot.
+   * included; quote a part that contains a dot. Each part may take up to 63 bytes (UTF-8), the
+   * Postgres limit; a longer one is refused rather than truncated. Names derived from a long one
+   * (constraints, bookkeeping tables) are shortened with a hash to fit.
    */
   readonly table?: string | undefined
   /** Actual column names, for a table whose columns are not named like Prisma's. */
@@ -45,7 +47,10 @@ export interface UserTableOptions {
  * @category models
  */
 export interface MigrateOptions extends UserTableOptions {
-  /** The migrator's bookkeeping table. Defaults to `_<table>_migrations`, next to the user table. */
+  /**
+   * The migrator's bookkeeping table. Defaults to `_<table>_migrations`, next to the user table
+   * (shortened with a hash when that name would pass 63 bytes).
+   */
   readonly migrationsTable?: string | undefined
   /** More migrations, keyed `<id>_<name>` (ids above those of {@link migrations}), e.g. opt-in triggers. */
   readonly extra?: Readonly<Record<string, Effect.Effect<void, unknown, SqlClient>>> | undefined
@@ -69,7 +74,8 @@ const createTable = (table: ResolvedTable): Effect.Effect<void, SqlError, SqlCli
   Effect.gen(function* () {
     const sql = yield* SqlClient
     const c = table.column
-    const constraint = (suffix: string) => quoteIdentifier(`${table.name.name}_${suffix}`)
+    // Named like Postgres would name them, shortened (with a hash) where the table's name is long.
+    const constraint = (suffix: string) => quoteIdentifier(fitIdentifier(`${table.name.name}_${suffix}`))
     if (table.name.schema !== undefined) {
       yield* sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(table.name.schema)}`)
     }

@@ -7,7 +7,9 @@ import { randomBytes } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import {
+  Cause,
   Clock,
+  ConfigProvider,
   Context,
   DateTime,
   Duration,
@@ -27,7 +29,7 @@ import { ContextBuilder } from "../src/ContextBuilder.js"
 import { ContextCache } from "../src/ContextCache.js"
 import { FlagClient, TestFlags } from "../src/FlagClient.js"
 import { User, type UserId } from "../src/User.js"
-import { UserChangeNotifier, UserChangeNotifierMetrics } from "../src/UserChangeNotifier.js"
+import { UserChangeNotifier, UserChangeNotifierMetrics, userChangeNotifierConfig } from "../src/UserChangeNotifier.js"
 import { UserRepo } from "../src/UserRepo.js"
 import * as UserTable from "../src/UserTable.js"
 
@@ -320,7 +322,7 @@ describe.skipIf(!reachable)(
     )
 
     it.live(
-      "trigger - quotes a schema-qualified table, a custom id column and an odd channel; UPDATE and DELETE only",
+      "trigger - quotes a schema-qualified table, a custom id column and an odd channel; INSERT, UPDATE and DELETE",
       () =>
         Effect.gen(function* () {
           const db = yield* freshDatabase([])
@@ -331,7 +333,7 @@ describe.skipIf(!reachable)(
           }
           const asAdmin = Effect.provideService(SqlClient, db.admin)
           yield* asAdmin(UserTable.migrate(options))
-          assert.lengthOf(yield* asAdmin(UserChangeNotifier.migrate(options)), 1)
+          assert.lengthOf(yield* asAdmin(UserChangeNotifier.migrate(options)), 2)
           assert.lengthOf(yield* asAdmin(UserChangeNotifier.migrate(options)), 0, "applied twice")
 
           const seen = yield* Ref.make<ReadonlyArray<string>>([])
@@ -352,13 +354,167 @@ describe.skipIf(!reachable)(
           yield* db.admin`UPDATE ${quoted} SET "metadata" = "metadata" WHERE "user id" = 'u1'`
           yield* db.admin`UPDATE ${quoted} SET "user id" = 'u2-renamed' WHERE "user id" = 'u2'`
           yield* db.admin`DELETE FROM ${quoted} WHERE "user id" = 'u3'`
-          const expected = ["u1", "u2", "u2-renamed", "u3"]
+          const expected = ["u1", "u2", "u3", "u1", "u2", "u2-renamed", "u3"]
           yield* eventually(
             "every change is notified",
-            "2 seconds",
+            "5 seconds",
             Effect.map(Ref.get(seen), (ids) => ids.length >= expected.length)
           )
           assert.deepStrictEqual(yield* Ref.get(seen), expected)
+        }),
+      20_000
+    )
+
+    it.live(
+      "new users - a remembered 'no such user' ends on both instances when the user is created (p99 printed)",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase([])
+          const withOption = yield* Layer.build(instanceWithOption(db, "b"))
+          yield* Effect.provideContext(
+            Effect.gen(function* () {
+              yield* (yield* TestFlags).enableForSegments(flag, ["beta"])
+            }),
+            withOption
+          )
+          const instances: ReadonlyArray<Context.Context<FlagClient | ContextCache>> = [
+            yield* startInstance(db, "a"),
+            withOption
+          ]
+          const took: Array<number> = []
+          for (let i = 0; i < 20; i++) {
+            const newcomer = makeUser(`user-new-${i}`, ["beta"])
+            for (const context of instances) {
+              assert.isFalse(yield* isEnabled(context, newcomer.id))
+              const cache = Context.get(context, ContextCache)
+              const error = yield* Effect.flip(cache.getUser(newcomer.id))
+              assert.strictEqual(error._tag, "UserNotFound", "remembered as missing")
+            }
+            const start = yield* Clock.currentTimeMillis
+            yield* Effect.provideService(UserTable.insertUsers([newcomer], { table: db.table }), SqlClient, db.admin)
+            yield* Effect.forEach(
+              instances,
+              (context, n) =>
+                eventually(`instance ${n} serves new user ${i}`, "2 seconds", isEnabled(context, newcomer.id)),
+              { concurrency: "unbounded" }
+            )
+            took.push((yield* Clock.currentTimeMillis) - start)
+          }
+          const sorted = took.slice().sort((a, b) => a - b)
+          const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]
+          console.log(
+            `new user served on both instances after INSERT: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms (n=${took.length})`
+          )
+        }),
+      60_000
+    )
+
+    it.live("migration - a table with the first trigger (UPDATE and DELETE) gets the INSERT one", () =>
+      Effect.gen(function* () {
+        const db = yield* freshDatabase([])
+        const triggerDef = Effect.map(
+          db.admin<{ readonly def: string }>`SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t
+            JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ${db.schema} AND c.relname = 'User' AND NOT t.tgisinternal`,
+          (rows) => rows.map((row) => row.def)
+        )
+        // As version 0.1 left it: the first migration applied, its trigger without INSERT.
+        const quoted = `"${db.schema}"."User"`
+        yield* db.admin.unsafe(`DELETE FROM "${db.schema}"."_User_notify_migrations" WHERE migration_id = 2`)
+        yield* db.admin.unsafe(`DROP TRIGGER effect_flag_context_user_changed ON ${quoted}`)
+        yield* db.admin.unsafe(
+          `CREATE TRIGGER effect_flag_context_user_changed AFTER UPDATE OR DELETE ON ${quoted} FOR EACH ROW EXECUTE FUNCTION "${db.schema}".effect_flag_context_notify_user_changed('${db.channel}', 'id')`
+        )
+        const [before] = yield* triggerDef
+        assert.notInclude(before, "INSERT")
+
+        const applied = yield* Effect.provideService(
+          UserChangeNotifier.migrate({ table: db.table, channel: db.channel }),
+          SqlClient,
+          db.admin
+        )
+        assert.deepStrictEqual(applied, [[2, "notify_user_inserts"]])
+        const after = yield* triggerDef
+        assert.lengthOf(after, 1)
+        assert.include(after[0], "AFTER INSERT OR DELETE OR UPDATE")
+      })
+    )
+
+    it.live(
+      "pool too small - notify over a pool of one connection fails at build, saying why (ContextCache option and layerListen)",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase([ada])
+          const repo = Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())
+          const viaOption = ContextCache.layer({ invalidateOn: "notify", notify: { channel: db.channel } }).pipe(
+            Layer.provideMerge(repo),
+            Layer.provideMerge(pgLayer(`${db.schema}_one`, 1))
+          )
+          const viaLayer = UserChangeNotifier.layerListen({ channel: db.channel }).pipe(
+            Layer.provideMerge(ContextCache.layer()),
+            Layer.provideMerge(repo),
+            Layer.provideMerge(pgLayer(`${db.schema}_one`, 1))
+          )
+          const buildExit = <A, E>(layer: Layer.Layer<A, E>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+          for (const exit of [yield* buildExit(viaOption), yield* buildExit(viaLayer)]) {
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) {
+              const message = Cause.pretty(exit.cause)
+              assert.include(message, "maxConnections 1")
+              assert.include(message, "listenUrl")
+            }
+          }
+        }),
+      20_000
+    )
+
+    it.live(
+      "listenUrl - the listener on its own direct connection: a pool of one still serves lookups, and changes arrive",
+      () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase([ada])
+          const listenUrl = `${url}${url.includes("?") ? "&" : "?"}application_name=${db.schema}_listen`
+          const context = yield* Layer.build(
+            FlagClient.layerTest.pipe(
+              Layer.provideMerge(
+                ContextCache.layer({ invalidateOn: "notify", notify: { channel: db.channel, listenUrl } })
+              ),
+              Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())),
+              Layer.provideMerge(pgLayer(`${db.schema}_pool`, 1))
+            )
+          )
+          yield* Effect.provideContext(
+            Effect.gen(function* () {
+              yield* (yield* TestFlags).enableForSegments(flag, ["beta"])
+            }),
+            context
+          )
+          yield* eventually(
+            "the listener listens on its own connection",
+            "5 seconds",
+            Effect.map(listenerPids(db, `${db.schema}_listen`), (pids) => pids.length === 1)
+          )
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_pool`), 0, "the pool's connection is not listening")
+          assert.isFalse(yield* isEnabled(context, ada.id))
+          yield* db.setSegments(ada.id, ["beta"])
+          yield* eventually("the change is served", "2 seconds", isEnabled(context, ada.id))
+
+          // The same from configuration: DATABASE_LISTEN_URL, with layerListenConfig.
+          const configured = yield* Layer.build(
+            UserChangeNotifier.layerListenConfig({ channel: db.channel }).pipe(
+              Layer.provideMerge(ContextCache.layer()),
+              Layer.provideMerge(Layer.mergeAll(UserRepo.layerPg({ table: db.table }), ContextBuilder.layer())),
+              Layer.provideMerge(pgLayer(`${db.schema}_pool2`, 1)),
+              Layer.provide(
+                ConfigProvider.layer(
+                  ConfigProvider.fromEnv({ env: { DATABASE_LISTEN_URL: listenUrl.replace(/_listen$/, "_listen2") } })
+                )
+              )
+            )
+          )
+          yield* Context.get(configured, UserChangeNotifier).awaitListening.pipe(Effect.timeout("5 seconds"))
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_listen2`), 1)
+          assert.lengthOf(yield* listenerPids(db, `${db.schema}_pool2`), 0)
         }),
       20_000
     )
@@ -394,3 +550,18 @@ describe.skipIf(!reachable)(
     )
   }
 )
+
+describe("userChangeNotifierConfig", () => {
+  it.effect("reads DATABASE_LISTEN_URL as listenUrl (redacted); without it, no option", () =>
+    Effect.gen(function* () {
+      const read = (env: Record<string, string>) =>
+        Effect.provide(userChangeNotifierConfig, ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+      const configured = yield* read({ DATABASE_LISTEN_URL: "postgres://direct:5432/app" })
+      assert.isTrue(Redacted.isRedacted(configured.listenUrl))
+      if (Redacted.isRedacted(configured.listenUrl)) {
+        assert.strictEqual(Redacted.value(configured.listenUrl), "postgres://direct:5432/app")
+      }
+      assert.deepStrictEqual(yield* read({}), {})
+    })
+  )
+})

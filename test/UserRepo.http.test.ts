@@ -3,7 +3,7 @@
  * scripted answers. Every test counts the requests the server received.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Context, DateTime, Duration, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import { Cause, Context, DateTime, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema } from "effect"
 import { FetchHttpClient, HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { type HttpRetryOptions, httpRetrySchedule, isRetryableHttpError, withHttpRetry } from "../src/HttpRetry.js"
@@ -20,16 +20,17 @@ const ada = new User({
   updated_at: DateTime.makeUnsafe(Date.UTC(2024, 5, 1)),
   metadata: { plan: "pro" }
 })
+const bob = new User({ ...ada, id: "user-bob" as UserId, email: "bob@example.com", name: "Bob" })
 const asJson = Schema.encodeSync(UserFromJson)
 const fast: HttpRetryOptions = { baseDelay: "1 millis", times: 3 }
 
 const Server = UserServer.layer.pipe(
-  Layer.provide(UserRepo.layerMemoryRows([Schema.encodeSync(UserFromRow)(ada)])),
+  Layer.provide(UserRepo.layerMemoryRows([ada, bob].map((user) => Schema.encodeSync(UserFromRow)(user)))),
   Layer.merge(FetchHttpClient.layer)
 )
 
 /** A fresh `layerHttp` on the test server, built into the test's scope. */
-const repoWith = (options?: { readonly timeout?: Duration.Input; readonly retry?: HttpRetryOptions }) =>
+const repoWith = (options?: Omit<UserRepo.HttpOptions, "baseUrl">) =>
   Effect.gen(function* () {
     const server = yield* UserServer
     const context = yield* Layer.build(UserRepo.layerHttp({ baseUrl: `${server.url}/`, ...options }))
@@ -165,6 +166,115 @@ layer(Server, { excludeTestServices: true })("UserRepo.layerHttp", (it) => {
       assert.strictEqual(reasonOf(error), "Unavailable")
       assert.strictEqual((yield* requests).length, 1)
       assert.isBelow(Date.now() - started, 1_000)
+    })
+  )
+
+  it.effect("an answer for another user: UserRepoError Http after one request, not that user", () =>
+    Effect.gen(function* () {
+      const requests = yield* script({ status: 200, body: JSON.stringify(asJson(bob)) })
+      const error = yield* Effect.flip((yield* repoWith({ retry: fast })).getById(ada.id))
+      assert.strictEqual(reasonOf(error), "Http")
+      assert.isFalse((error as UserRepoError).isRetryable)
+      assert.include(String((error as UserRepoError).cause), '"user-bob" for "user-ada"')
+      assert.strictEqual((yield* requests).length, 1)
+    })
+  )
+
+  it.effect("a redirect on the same origin is followed: the user, two requests", () =>
+    Effect.gen(function* () {
+      const requests = yield* script({ status: 302, headers: { location: "/users/user-ada" } })
+      const user = yield* (yield* repoWith({ retry: fast })).getById(ada.id)
+      assert.deepStrictEqual(asJson(user), asJson(ada))
+      assert.deepStrictEqual(yield* requests, ["/users/user-ada", "/users/user-ada"])
+    })
+  )
+
+  it.effect("a redirect that lands on another user: UserRepoError Http", () =>
+    Effect.gen(function* () {
+      const requests = yield* script({ status: 301, headers: { location: "/users/user-bob" } })
+      const error = yield* Effect.flip((yield* repoWith({ retry: fast })).getById(ada.id))
+      assert.strictEqual(reasonOf(error), "Http")
+      assert.deepStrictEqual(yield* requests, ["/users/user-ada", "/users/user-bob"])
+    })
+  )
+
+  it.effect("a redirect loop costs maxRedirects + 1 requests, then UserRepoError Http", () =>
+    Effect.gen(function* () {
+      const loop = Array.from({ length: 100 }, () => ({ status: 307, headers: { location: "/users/user-ada" } }))
+      for (const [maxRedirects, expected] of [
+        [undefined, 4],
+        [0, 1],
+        [1, 2]
+      ] as const) {
+        const requests = yield* script(...loop)
+        const error = yield* Effect.flip((yield* repoWith({ retry: fast, maxRedirects })).getById(ada.id))
+        assert.strictEqual(reasonOf(error), "Http")
+        assert.include(String((error as UserRepoError).cause), "redirects")
+        assert.strictEqual((yield* requests).length, expected)
+      }
+    })
+  )
+
+  it.effect("an application's own RequestInit (redirect: follow) does not make fetch follow redirects", () =>
+    Effect.gen(function* () {
+      const loop = Array.from({ length: 30 }, () => ({ status: 302, headers: { location: "/users/user-ada" } }))
+      const requests = yield* script(...loop)
+      const error = yield* Effect.flip(
+        (yield* repoWith({ retry: fast }))
+          .getById(ada.id)
+          .pipe(Effect.provideService(FetchHttpClient.RequestInit, { redirect: "follow", keepalive: false }))
+      )
+      assert.strictEqual(reasonOf(error), "Http")
+      assert.strictEqual((yield* requests).length, 4)
+    })
+  )
+
+  it.effect("a redirect to another origin is refused without following it", () =>
+    Effect.gen(function* () {
+      const server = yield* UserServer
+      const elsewhere = server.url.replace("127.0.0.1", "localhost")
+      for (const location of [`${elsewhere}/users/user-ada`, "//localhost/users/user-ada", "https://127.0.0.1/"]) {
+        const requests = yield* script({ status: 302, headers: { location } })
+        const error = yield* Effect.flip((yield* repoWith({ retry: fast })).getById(ada.id))
+        assert.strictEqual(reasonOf(error), "Http", location)
+        assert.include(String((error as UserRepoError).cause), "another origin")
+        assert.strictEqual((yield* requests).length, 1, location)
+      }
+    })
+  )
+
+  it.effect("a body over maxBodyBytes is refused (Http); one at the cap is read", () =>
+    Effect.gen(function* () {
+      const padded = JSON.stringify(asJson(new User({ ...ada, metadata: { pad: "x".repeat(2_000) } })))
+      const repo = yield* repoWith({ retry: fast, maxBodyBytes: padded.length - 1 })
+      yield* script({ status: 200, body: padded })
+      assert.strictEqual(reasonOf(yield* Effect.flip(repo.getById(ada.id))), "Http")
+      yield* script({ status: 200, body: padded })
+      const user = yield* (yield* repoWith({ retry: fast, maxBodyBytes: padded.length })).getById(ada.id)
+      assert.deepStrictEqual(user.metadata, { pad: "x".repeat(2_000) })
+    })
+  )
+
+  it.effect("an endless body without Content-Length is cut at the cap, not buffered", () =>
+    Effect.gen(function* () {
+      const server = yield* UserServer
+      const requests = yield* script({ flood: 512 * 1024 * 1024 })
+      const error = yield* Effect.flip((yield* repoWith({ retry: fast, timeout: "10 seconds" })).getById(ada.id))
+      assert.strictEqual(reasonOf(error), "Http")
+      assert.include(String((error as UserRepoError).cause), "larger than 1048576 bytes")
+      assert.strictEqual((yield* requests).length, 1)
+      // What the kernel's socket buffers absorbed, not the 512 MiB offered.
+      assert.isBelow(yield* server.flooded, 64 * 1024 * 1024)
+    })
+  )
+
+  it.effect("maxRedirects and maxBodyBytes that are not non-negative integers fail the layer's build", () =>
+    Effect.gen(function* () {
+      for (const options of [{ maxRedirects: -1 }, { maxRedirects: Number.NaN }, { maxBodyBytes: Infinity }]) {
+        const exit = yield* Effect.exit(repoWith(options))
+        assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))
+        if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "must be a non-negative integer")
+      }
     })
   )
 

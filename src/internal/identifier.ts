@@ -3,6 +3,39 @@
  *
  * @internal
  */
+import { createHash } from "node:crypto"
+
+/** Postgres keeps the first 63 bytes of an identifier (`NAMEDATALEN - 1`) and drops the rest. */
+export const maxIdentifierBytes = 63
+
+const encoder = new TextEncoder()
+
+/** The length of an identifier as Postgres counts it: UTF-8 bytes. */
+export const identifierBytes = (identifier: string): number => encoder.encode(identifier).byteLength
+
+/** The longest prefix of `text` that fits in `bytes` UTF-8 bytes, cut between characters. */
+const clip = (text: string, bytes: number): string => {
+  let used = 0
+  let end = 0
+  for (const char of text) {
+    const size = identifierBytes(char)
+    if (used + size > bytes) break
+    used += size
+    end += char.length
+  }
+  return text.slice(0, end)
+}
+
+/**
+ * A name this library derives (a constraint, a bookkeeping table) that Postgres keeps whole: as is
+ * when it fits in 63 bytes, else its first bytes, `_`, and 10 hex digits of its SHA-256, so that
+ * two long names that share a prefix stay distinct (Postgres would truncate both to the same name).
+ */
+export const fitIdentifier = (identifier: string): string => {
+  if (identifierBytes(identifier) <= maxIdentifierBytes) return identifier
+  const hash = createHash("sha256").update(identifier).digest("hex").slice(0, 10)
+  return `${clip(identifier, maxIdentifierBytes - hash.length - 1)}_${hash}`
+}
 
 /** A table name split into its optional schema and its name, neither quoted. */
 export interface QualifiedName {
@@ -48,6 +81,9 @@ export const parseQualifiedName = (input: string): QualifiedName => {
     }
     if (part.length === 0) fail("empty part")
     if (part.includes("\u0000")) fail("NUL character")
+    if (identifierBytes(part) > maxIdentifierBytes) {
+      fail(`${JSON.stringify(part)} is longer than ${maxIdentifierBytes} bytes, and Postgres would truncate it`)
+    }
     parts.push(part)
     if (i === input.length) break
     if (input[i] !== ".") fail("expected a dot after a quoted part")

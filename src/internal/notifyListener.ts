@@ -5,9 +5,22 @@
  *
  * @internal
  */
-import { PgClient } from "@effect/sql-pg"
+import { PgClient, PgConnection } from "@effect/sql-pg"
 import type { Notification } from "@effect/sql-pg/PgConnection"
-import { Clock, Duration, Effect, Latch, Metric, Option, Queue, Schedule, Schema, type Scope } from "effect"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Latch,
+  Metric,
+  Option,
+  Predicate,
+  Queue,
+  Redacted,
+  Schedule,
+  Schema,
+  type Scope
+} from "effect"
 import type * as Arr from "effect/Array"
 import type { SqlError } from "effect/sql/SqlError"
 import { UserId } from "../User.js"
@@ -44,6 +57,13 @@ export interface ListenOptions {
    * stops the listener (logged); the cache then relies on its time-to-live.
    */
   readonly reconnect?: Schedule.Schedule<unknown, SqlError> | undefined
+  /**
+   * A connection string for the listener alone. Given, the listener opens its own connection with
+   * it for each session (and closes it with the session) instead of holding one of the `PgClient`
+   * pool: for an application whose pool goes through PgBouncer in transaction or statement mode,
+   * where `LISTEN` can't work, point this at Postgres directly (or at a session-mode pool).
+   */
+  readonly listenUrl?: Redacted.Redacted | string | undefined
 }
 
 /** The running listener. */
@@ -95,17 +115,17 @@ const describe = (error: SqlError): string => {
 }
 
 /**
- * Starts the listener in the current scope, on a connection reserved from the `PgClient` pool, and
- * returns at once (it connects in the background). Closing the scope runs `UNLISTEN` and gives the
- * connection back.
+ * Starts the listener in the current scope, on a connection reserved from the `PgClient` pool of the
+ * environment (or one of its own, with `listenUrl`), and returns at once (it connects in the
+ * background). Closing the scope runs `UNLISTEN` and gives the connection back (or closes it).
  */
 export const listenForUserChanges = Effect.fnUntraced(function* (
   target: InvalidationTarget,
   options?: ListenOptions
-): Effect.fn.Return<ListenerHandle, never, PgClient.PgClient | Scope.Scope> {
+): Effect.fn.Return<ListenerHandle, never, Scope.Scope> {
   const channel = checkChannel(options?.channel ?? defaultChannel)
   const schedule = options?.reconnect ?? defaultReconnect
-  const pg = yield* PgClient.PgClient
+  const listen = listenerConnection(yield* Effect.serviceOption(PgClient.PgClient), options?.listenUrl)
   const listening = yield* Latch.make(false)
   let sessions = 0
 
@@ -134,15 +154,13 @@ export const listenForUserChanges = Effect.fnUntraced(function* (
   // returns when a healthy session is lost, so that the next attempt starts a fresh backoff.
   const session: Effect.Effect<void, SqlError> = Effect.scoped(
     Effect.gen(function* () {
-      const queue = yield* pg
-        .listen(channel)
-        .pipe(
-          Effect.tapError((error) =>
-            Effect.logWarning("the user-change listener can't listen; retrying").pipe(
-              Effect.annotateLogs({ channel, error: describe(error) })
-            )
+      const queue = yield* listen(channel).pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning("the user-change listener can't listen; retrying").pipe(
+            Effect.annotateLogs({ channel, error: describe(error) })
           )
         )
+      )
       const since = yield* Clock.currentTimeMillis
       if (sessions++ > 0) yield* Metric.update(metrics.reconnects, 1)
       // Whatever changed before this LISTEN was confirmed was not notified to us.
@@ -177,27 +195,47 @@ export const listenForUserChanges = Effect.fnUntraced(function* (
   }
 })
 
+/**
+ * Where the listener listens: a connection of its own when `listenUrl` is given, else one reserved
+ * from the pool for as long as the listener lives. A pool of one connection would then have none
+ * left for lookups, which would all wait until they time out: that is refused, with the reason.
+ */
+const listenerConnection = (
+  client: Option.Option<PgClient.PgClient>,
+  listenUrl: Redacted.Redacted | string | undefined
+): ((channel: string) => Effect.Effect<Queue.Dequeue<Notification, SqlError>, SqlError, Scope.Scope>) => {
+  if (listenUrl !== undefined) {
+    const url = Predicate.isString(listenUrl) ? Redacted.make(listenUrl) : listenUrl
+    return (channel) => Effect.flatMap(PgConnection.make({ url }), (connection) => connection.listen(channel))
+  }
+  if (Option.isNone(client)) {
+    throw new Error(
+      'invalidateOn: "notify" needs a PgClient (provide PgClient.layer(…) to the ContextCache layer) or a listenUrl'
+    )
+  }
+  const pg = client.value
+  const max = Predicate.hasProperty(pg.config, "maxConnections") ? pg.config.maxConnections : undefined
+  if (Predicate.isNumber(max) && max < 2) {
+    throw new Error(
+      `user-change notifications need a connection of their own: the PgClient pool has maxConnections ${max}, ` +
+        "and the listener would hold it for good, leaving every user lookup to time out. Raise maxConnections " +
+        "to 2 or more, or give the listener a direct connection with the listenUrl option (DATABASE_LISTEN_URL)"
+    )
+  }
+  return (channel) => pg.listen(channel)
+}
+
 /** How a cache learns that a user changed: its time-to-live only, or Postgres notifications too. */
 export type InvalidateOn = "ttl" | "notify"
 
 /**
  * For `ContextCache`'s `invalidateOn` option: starts the listener when it is `"notify"`, on the
- * `PgClient` of the environment, and does nothing otherwise. The client is looked up rather than
- * required, so that the option can come from configuration; when it is missing, this dies with a
- * message saying what to provide.
+ * `PgClient` of the environment (or its own connection with `listenUrl`), and does nothing
+ * otherwise. The client is looked up rather than required, so that the option can come from
+ * configuration; when it is missing or too small, this dies with a message saying what to provide.
  */
 export const listenIfNotify = (
   target: InvalidationTarget,
   options: { readonly invalidateOn?: InvalidateOn | undefined; readonly notify?: ListenOptions | undefined }
 ): Effect.Effect<void, never, Scope.Scope> =>
-  options.invalidateOn !== "notify"
-    ? Effect.void
-    : Effect.flatMap(Effect.serviceOption(PgClient.PgClient), (client) =>
-        Option.isNone(client)
-          ? Effect.die(
-              new Error('invalidateOn: "notify" needs a PgClient: provide PgClient.layer(…) to the ContextCache layer')
-            )
-          : Effect.asVoid(
-              Effect.provideService(listenForUserChanges(target, options.notify), PgClient.PgClient, client.value)
-            )
-      )
+  options.invalidateOn !== "notify" ? Effect.void : Effect.asVoid(listenForUserChanges(target, options.notify))

@@ -1,6 +1,6 @@
 /**
  * The SQL of the user-change trigger: a function that `pg_notify`s the changed user's id, and the
- * trigger that calls it after `UPDATE` or `DELETE`.
+ * trigger that calls it after `INSERT`, `UPDATE` or `DELETE`.
  *
  * @internal
  */
@@ -25,22 +25,27 @@ export const quoteLiteral = (value: string): string => {
 
 // The body is a constant: the channel and the id column arrive as trigger arguments
 // (TG_ARGV[0] and [1]), so nothing configurable is ever written inside it. Reading the id through
-// `to_jsonb` works for any column name and type. An UPDATE that changes nothing notifies nothing;
-// one that changes the id notifies both ids. Ids longer than 255 characters are not valid user ids
-// (never cached), and pg_notify would fail the write itself beyond 8000 bytes: they are skipped.
+// `to_jsonb` works for any column name and type. An INSERT notifies the new id (an instance may
+// remember that user as missing); an UPDATE that changes nothing notifies nothing; one that changes
+// the id notifies both ids. Ids longer than 255 characters are not valid user ids (never cached),
+// and pg_notify would fail the write itself beyond 8000 bytes: they are skipped.
 const body = `
 DECLARE
-  old_row jsonb := to_jsonb(OLD);
-  old_id text := old_row ->> TG_ARGV[1];
+  old_row jsonb;
   new_row jsonb;
+  old_id text;
   new_id text;
 BEGIN
-  IF TG_OP = 'UPDATE' THEN
+  IF TG_OP <> 'INSERT' THEN
+    old_row := to_jsonb(OLD);
+    old_id := old_row ->> TG_ARGV[1];
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
     new_row := to_jsonb(NEW);
-    IF new_row = old_row THEN
-      RETURN NULL;
-    END IF;
     new_id := new_row ->> TG_ARGV[1];
+  END IF;
+  IF TG_OP = 'UPDATE' AND new_row = old_row THEN
+    RETURN NULL;
   END IF;
   IF char_length(old_id) <= 255 THEN
     PERFORM pg_notify(TG_ARGV[0], old_id);
@@ -66,7 +71,7 @@ export const triggerStatements = (table: ResolvedTable, idColumn: string, channe
     `SELECT ${table.column.id} FROM ${table.quoted} WHERE false`,
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $effect_flag_context$${body}$effect_flag_context$`,
     `DROP TRIGGER IF EXISTS ${trigger} ON ${table.quoted}`,
-    `CREATE TRIGGER ${trigger} AFTER UPDATE OR DELETE ON ${table.quoted} FOR EACH ROW EXECUTE FUNCTION ${fn}(${quoteLiteral(
+    `CREATE TRIGGER ${trigger} AFTER INSERT OR UPDATE OR DELETE ON ${table.quoted} FOR EACH ROW EXECUTE FUNCTION ${fn}(${quoteLiteral(
       channel
     )}, ${quoteLiteral(idColumn)})`
   ]

@@ -3,7 +3,13 @@
  *
  * @internal
  */
-import { type QualifiedName, parseQualifiedName, quoteIdentifier, quoteQualifiedName } from "./identifier.js"
+import {
+  fitIdentifier,
+  type QualifiedName,
+  parseQualifiedName,
+  quoteIdentifier,
+  quoteQualifiedName
+} from "./identifier.js"
 
 /** The columns of the Prisma `User` model, by their Prisma names. */
 export const columnKeys = ["id", "email", "emailVerified", "name", "createdAt", "updatedAt", "metadata"] as const
@@ -37,7 +43,7 @@ export const resolveTable = (options: {
     select.push(actual === key ? column[key] : `${column[key]} AS ${quoteIdentifier(key)}`)
   }
   // `Migrator` splits its table name on dots: keep them out of the derived name.
-  const migrationsName = `_${name.name.replaceAll(".", "_")}_migrations`
+  const migrationsName = fitIdentifier(`_${name.name.replaceAll(".", "_")}_migrations`)
   if (options.migrationsTable === undefined && name.schema?.includes(".") === true) {
     throw new Error(`the schema of ${JSON.stringify(options.table)} contains a dot: set migrationsTable`)
   }

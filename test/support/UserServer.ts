@@ -4,9 +4,10 @@
  *
  * - `script(answers)`: the next requests get these answers, in order, before the repository
  *   answers again (a status with headers and body, `"hang"`: never answer, or `"reset"`: drop the
- *   connection).
+ *   connection, or `{ flood: bytes }`: a 200 whose chunked body, with no `Content-Length`, goes on
+ *   until `bytes` are written or the client hangs up).
  * - `GET /hang/users/{id}` never answers.
- * - `requests`: the raw paths received, in order.
+ * - `requests`: the raw paths received, in order; `flooded`: the body bytes the last flood wrote.
  *
  * A row the repository cannot decode is served as a body that is not a user.
  */
@@ -17,6 +18,7 @@ import { UserRepo } from "../../src/UserRepo.js"
 
 export type Answer =
   | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
+  | { readonly flood: number }
   | "hang"
   | "reset"
 
@@ -26,6 +28,8 @@ export class UserServer extends Context.Service<
     /** `http://127.0.0.1:{port}`. */
     readonly url: string
     readonly requests: Effect.Effect<ReadonlyArray<string>>
+    /** Body bytes written by the last `flood` answer. */
+    readonly flooded: Effect.Effect<number>
     readonly script: (answers: ReadonlyArray<Answer>) => Effect.Effect<void>
     /** Forgets the requests and any answers left in the script. */
     readonly clear: Effect.Effect<void>
@@ -36,6 +40,7 @@ export class UserServer extends Context.Service<
     Effect.gen(function* () {
       const repo = yield* UserRepo
       const requests: Array<string> = []
+      let flooded = 0
       const scripted: Array<Answer> = []
       const encode = Schema.encodeSync(UserFromJson)
 
@@ -68,6 +73,19 @@ export class UserServer extends Context.Service<
         void answer.then((answer) => {
           if (answer === "hang") return
           if (answer === "reset") return void request.socket.destroy()
+          if ("flood" in answer) {
+            flooded = 0
+            const chunk = Buffer.alloc(64 * 1024, "x")
+            response.writeHead(200, { "content-type": "application/json" })
+            const write = (): void => {
+              while (flooded < answer.flood && !response.destroyed) {
+                flooded += chunk.length
+                if (!response.write(chunk)) return void response.once("drain", write)
+              }
+              response.end()
+            }
+            return write()
+          }
           response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
           response.end(answer.body ?? "")
         })
@@ -89,6 +107,7 @@ export class UserServer extends Context.Service<
       return UserServer.of({
         url: `http://127.0.0.1:${port}`,
         requests: Effect.sync(() => requests.slice()),
+        flooded: Effect.sync(() => flooded),
         script: (answers) =>
           Effect.sync(() => {
             scripted.push(...answers)
