@@ -139,6 +139,20 @@ try {
     bin.stderr.trim().split("\n")[0]
   )
 
+  // 3b. The tool installed, the embedded database's packages not: it says which to install.
+  run(npm, [...install, `@effect/platform-node@${peers["@effect/platform-node"]}`], app)
+  const embedded = run(join(app, "node_modules", ".bin", "effect-flag-context"), ["context", "ada"], app, {
+    allowFailure: true,
+    env: { DATABASE_URL: "" }
+  })
+  check(
+    "CLI without PGlite: exit 1 and says what to install",
+    embedded.status === 1 &&
+      embedded.stderr.includes("npm install @electric-sql/pglite @electric-sql/pglite-socket") &&
+      !/^\s+at /m.test(embedded.stderr),
+    embedded.stderr.trim().split("\n").slice(-1)[0]
+  )
+
   // 4. Every entry point: loads, and type-checks from a consumer.
   run(
     npm,

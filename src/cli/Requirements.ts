@@ -47,5 +47,5 @@ export const missingPackageMessage = (error: unknown): string | undefined => {
     name === "@effect/platform-node"
       ? " (and for the embedded Postgres: @electric-sql/pglite @electric-sql/pglite-socket)"
       : ""
-  return `effect-flag-context: ${optionalPeers[name]} needs ${needed.join(" and ")}, which is not installed: npm install ${needed.join(" ")}${embedded}`
+  return `effect-flag-context: ${optionalPeers[name]} needs ${needed.join(" and ")}, which ${needed.length === 1 ? "is" : "are"} not installed: npm install ${needed.join(" ")}${embedded}`
 }
