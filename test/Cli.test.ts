@@ -17,6 +17,7 @@ import { parse as parseYaml } from "yaml"
 import { freshDataDir } from "../src/embedded/Template.js"
 import { parseFlagsFile } from "../src/cli/FlagsFile.js"
 import { describeCause } from "../src/cli/output.js"
+import { missingPackageMessage } from "../src/cli/Requirements.js"
 import { parseColumns } from "../src/cli/settings.js"
 import { renderTable } from "../src/cli/Table.js"
 import { parseUsersFile } from "../src/cli/UsersFile.js"
@@ -619,6 +620,23 @@ describe("Cli files and tables", () => {
     assert.match(problem(["createdAt"]), /expected key=column/)
     assert.match(problem(["id="]), /must have an id column/)
     assert.match(problem(["name=a", "name=b"]), /name is given twice/)
+  })
+
+  it("missingPackageMessage - names the optional peers to install; other failures are not its business", () => {
+    const notFound = (name: string) =>
+      Object.assign(new Error(`Cannot find package '${name}' imported from /app/node_modules/x.js`), {
+        code: "ERR_MODULE_NOT_FOUND"
+      })
+    assert.match(
+      missingPackageMessage(notFound("@effect/platform-node")) ?? "",
+      /needs @effect\/platform-node, which is not installed: npm install @effect\/platform-node/
+    )
+    assert.match(
+      missingPackageMessage(notFound("@electric-sql/pglite-socket")) ?? "",
+      /which are not installed: npm install @electric-sql\/pglite @electric-sql\/pglite-socket$/
+    )
+    assert.isUndefined(missingPackageMessage(notFound("left-pad")))
+    assert.isUndefined(missingPackageMessage(new Error("Cannot find package '@effect/platform-node'")))
   })
 
   it("renderTable - columns as wide as their cells, headers broken at hyphens, one column wrapped to fit", () => {
