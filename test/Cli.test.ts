@@ -4,7 +4,7 @@
  * `dist/` can't pull it from under a test).
  */
 import { execFile, execFileSync, spawn as spawnChild } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -382,6 +382,44 @@ describe.concurrent("Cli", { timeout: 120_000 }, () => {
       }
     }
   )
+
+  it("SIGTERM while the embedded template is being built ends the run and leaves no template behind", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "efc-cli-template-"))
+    try {
+      const exit = await new Promise<{ readonly code: number | null; readonly signal: string | null }>((resolve) => {
+        const child = spawnChild(process.execPath, [join(build, "bin.js"), "context", "ada"], {
+          cwd: root,
+          env: { ...baseEnv, XDG_CACHE_HOME: cache },
+          stdio: "ignore"
+        })
+        const bound = setTimeout(() => child.kill("SIGKILL"), 60_000)
+        // Signalled once initdb has started writing its directory: the slow, synchronous part.
+        const building = () => {
+          try {
+            return readdirSync(join(cache, "effect-flag-context")).some((name) => name.includes(".building-"))
+          } catch {
+            return false
+          }
+        }
+        const poll = setInterval(() => {
+          if (building()) {
+            clearInterval(poll)
+            child.kill("SIGTERM")
+          }
+        }, 50)
+        child.once("exit", (code, died) => {
+          clearInterval(poll)
+          clearTimeout(bound)
+          resolve({ code, signal: died })
+        })
+      })
+      assert.isTrue(exit.code === 130 || exit.code === 143 || exit.signal === "SIGTERM", JSON.stringify(exit))
+      // The build was stopped, not finished: no template, no half-built directory.
+      assert.deepStrictEqual(readdirSync(join(cache, "effect-flag-context")), [])
+    } finally {
+      rmSync(cache, { recursive: true, force: true })
+    }
+  })
 
   it("a users file row that does not decode exits 1, naming the row and the field", async () => {
     const users = file(

@@ -12,6 +12,7 @@
  *
  * @since 0.2.0
  */
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import { homedir, tmpdir } from "node:os"
@@ -50,23 +51,47 @@ const pgliteVersion = (): string => {
  */
 export const templateDir = (): string => join(cacheRoot(), "effect-flag-context", `pglite-${pgliteVersion()}`)
 
+// PGlite's initdb is seconds of synchronous WebAssembly: run in the same thread, it would hold off
+// the process's signal handlers until it ends. A child process keeps this one responsive, and is
+// killed when the build is interrupted.
+const INITDB = `const { PGlite } = require(process.argv[1])
+PGlite.create(process.argv[2]).then((db) => db.close()).catch((error) => { console.error(String(error)); process.exit(1) })`
+
+const initdb = (building: string) =>
+  Effect.callback<void, Error>((resume) => {
+    const child = spawn(
+      process.execPath,
+      ["-e", INITDB, createRequire(import.meta.url).resolve("@electric-sql/pglite"), building],
+      { stdio: ["ignore", "ignore", "pipe"] }
+    )
+    let stderr = ""
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2_000)
+    })
+    child.once("error", (error) => resume(Effect.fail(error)))
+    child.once("exit", (code, signal) =>
+      resume(
+        code === 0
+          ? Effect.void
+          : Effect.fail(new Error(`initdb exited with ${signal ?? code}: ${stderr.trim() || "no output"}`))
+      )
+    )
+    return Effect.sync(() => {
+      child.kill("SIGKILL")
+    })
+  })
+
 const buildTemplate = Effect.fnUntraced(function* (template: string) {
   yield* Effect.logInfo(
     `initializing the embedded Postgres template in ${template} (once per machine, about 10 s; later starts copy it)`
   )
-  const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
-  yield* Effect.tryPromise(async () => {
-    await Fs.promises.mkdir(dirname(template), { recursive: true })
-    const building = `${template}.building-${process.pid}-${Date.now()}`
-    try {
-      const db = await PGlite.create(building)
-      await db.close()
-      // Another start may have finished first: keep its template and drop ours.
-      await Fs.promises.rename(building, template).catch(() => undefined)
-    } finally {
-      await Fs.promises.rm(building, { recursive: true, force: true })
-    }
-  })
+  yield* Effect.tryPromise(() => Fs.promises.mkdir(dirname(template), { recursive: true }))
+  const building = `${template}.building-${process.pid}-${Date.now()}`
+  yield* initdb(building).pipe(
+    // Another start may have finished first: keep its template and drop ours.
+    Effect.andThen(Effect.promise(() => Fs.promises.rename(building, template).catch(() => undefined))),
+    Effect.ensuring(Effect.promise(() => Fs.promises.rm(building, { recursive: true, force: true })))
+  )
 })
 
 const scratchDir = Effect.acquireRelease(
