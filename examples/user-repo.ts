@@ -32,7 +32,8 @@ const greet = (id: string) =>
     return `hello ${user.name ?? user.email}`
   }).pipe(
     Effect.catchTag("UserNotFound", () => Effect.succeed("hello stranger")),
-    // UserRepoError.isRetryable: "Unavailable" and "Timeout" may succeed later; "Decode" and "Http" won't.
+    // UserRepoError.isRetryable: "Unavailable" and "Timeout" may succeed later; "Decode", "Http" and
+    // "Misconfigured" won't. error.message carries the root cause (SQLSTATE, ECONNREFUSED, the field).
     Effect.catchTag("UserRepoError", (error) => Effect.succeed(`no answer (${error.reason})`))
   )
 // #endregion
@@ -50,7 +51,8 @@ const Embedded = layerEmbedded({ users: [ada] /* , dataDir: ".pglite-data" */ })
 
 // #region postgres
 // Production: a PgClient pool on DATABASE_URL, and the Prisma `User` table. Concurrent lookups are
-// batched into one `SELECT … WHERE "id" = ANY($1)` of at most `maxBatchSize` ids.
+// batched into one `SELECT … WHERE "id" = ANY($1)` of at most `maxBatchSize` ids. The layer checks
+// the table when it is built and fails with UserTableMisconfigured if it doesn't match.
 export const Production = UserRepo.layerPgConfig({ timeout: "1 second", maxBatchSize: 500 })
 
 // Or on a PgClient you already have, creating the table first with effect's Migrator
@@ -61,7 +63,7 @@ export const WithMigration = UserRepo.layerPg().pipe(Layer.provide(UserTable.lay
 
 // #region existing-table
 // An existing table of yours, schema-qualified, whose columns are not named like Prisma's. Only
-// these seven columns are read; the table keeps any others to itself.
+// these seven columns are read; the table keeps any others to itself. See examples/table-shapes.ts.
 const AppUsers = UserRepo.layerPg({
   table: "app.users", // or '"app"."users"'; quote a part that contains a dot
   columns: { emailVerified: "email_verified", createdAt: "created_at", updatedAt: "updated_at" }

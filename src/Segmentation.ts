@@ -216,7 +216,7 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
   const metadata: Metadata = user.metadata
   const createdAt = user.created_at.epochMilliseconds
   const isSystem = rules.systemUserIds.includes(user.id)
-  const domain = emailDomain(user.email)
+  const domain = user.email === null ? undefined : emailDomain(user.email)
   const role = metadata["role"]
 
   const segments: Array<string> = isSystem ? ["system", "admin"] : ["user"]
@@ -234,7 +234,7 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
     entries.push([name, metadata[key]])
     custom.push(name)
   }
-  entries.push(["email", user.email])
+  if (user.email !== null) entries.push(["email", user.email])
   if (domain !== undefined) entries.push(["email_domain", domain])
   entries.push(["email_verified", user.email_verified])
   if (user.name !== null) entries.push(["name", user.name])

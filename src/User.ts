@@ -58,7 +58,8 @@ export type Metadata = typeof Metadata.Type
  */
 export class User extends Schema.Class<User>("effect-flag-context/User")({
   id: UserId,
-  email: Schema.String,
+  /** `null` when the table allows users without an email (no `email_domain`, no `employee` segment). */
+  email: Schema.NullOr(Schema.String),
   email_verified: Schema.Boolean,
   name: Schema.NullOr(Schema.String),
   created_at: Schema.DateTimeUtc,
@@ -81,7 +82,7 @@ export const UserFromJson = Schema.toCodecJson(User)
  * @since 0.1.0
  * @category models
  */
-export type MetadataProblem = "InvalidJson" | "NotAnObject"
+export type MetadataProblem = "InvalidJson" | "NotAnObject" | "TooLarge" | "TooManyKeys" | "TooDeep"
 
 /**
  * Reads a raw `metadata` column value (a JSON object, a JSON string, `null` or missing). Anything
@@ -116,7 +117,7 @@ const Timestamp = Schema.Union([Schema.DateTimeUtcFromDate, Schema.DateTimeUtcFr
  */
 export const UserRow = Schema.Struct({
   id: UserId,
-  email: Schema.String,
+  email: Schema.NullOr(Schema.String),
   emailVerified: Schema.Boolean,
   name: Schema.optionalKey(Schema.NullOr(Schema.String)),
   createdAt: Timestamp,

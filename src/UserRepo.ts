@@ -5,16 +5,41 @@
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Config, Context, Duration, Effect, Layer, Predicate, RequestResolver, Schema } from "effect"
+import {
+  Cause,
+  Config,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Predicate,
+  Request,
+  RequestResolver,
+  Schema,
+  Semaphore
+} from "effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientError from "effect/http/HttpClientError"
 import type { MigrationError } from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import * as SqlResolver from "effect/sql/SqlResolver"
 import { type HttpRetryOptions, withHttpRetry } from "./HttpRetry.js"
 import * as HttpAnswer from "./internal/httpAnswer.js"
-import { resolveTable } from "./internal/userTable.js"
+import {
+  type CatalogRow,
+  catalogColumns,
+  catalogSql,
+  ConfigProblem,
+  type MetadataLimits,
+  type PgColumns,
+  planTable,
+  resolveConfig,
+  type TableConfig,
+  type TablePlan,
+  type TableProblem
+} from "./internal/pgUserTable.js"
+import { type Decoded, type DecodeFailure, decodeUserRow } from "./internal/userDecoder.js"
 import { parseMetadata, type User, UserFromJson, UserFromRow, UserId } from "./User.js"
 import * as UserTable from "./UserTable.js"
 
@@ -45,7 +70,7 @@ export class UserNotFound extends Schema.TaggedError<UserNotFound>()("UserNotFou
  * @since 0.1.0
  * @category errors
  */
-export const UserRepoErrorReason = Schema.Literals(["Unavailable", "Timeout", "Decode", "Http"])
+export const UserRepoErrorReason = Schema.Literals(["Unavailable", "Timeout", "Decode", "Http", "Misconfigured"])
 
 /**
  * @since 0.1.0
@@ -55,7 +80,9 @@ export type UserRepoErrorReason = typeof UserRepoErrorReason.Type
 
 /**
  * The repository could not answer: the store is unavailable, the lookup timed out, a stored row
- * did not decode, or a remote service gave a non-retryable HTTP answer.
+ * did not decode, a remote service gave a non-retryable HTTP answer, or the table does not match
+ * the configuration (`"Misconfigured"`: a missing table or column, a type mismatch, a denied
+ * permission; no retry can fix it). The message carries the root cause.
  *
  * @since 0.1.0
  * @category errors
@@ -71,8 +98,61 @@ export class UserRepoError extends Schema.TaggedError<UserRepoError>()("UserRepo
   }
 
   override get message(): string {
-    return `user ${JSON.stringify(this.userId)}: ${this.reason}`
+    const cause = describeCause(this.cause)
+    return `user ${JSON.stringify(this.userId)}: ${this.reason}${cause === "" ? "" : `: ${cause}`}`
   }
+}
+
+/**
+ * The user table does not match the configuration of {@link UserRepo.layerPg}: it is missing, a
+ * column is missing, a column's type can't be read as what it is configured for, or the role may
+ * not read it. The message names the table, the column, the type found and expected, and the
+ * option that fixes it.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class UserTableMisconfigured extends Schema.TaggedError<UserTableMisconfigured>()("UserTableMisconfigured", {
+  table: Schema.String,
+  column: Schema.optional(Schema.String),
+  found: Schema.optional(Schema.String),
+  expected: Schema.optional(Schema.String),
+  option: Schema.String,
+  message: Schema.String
+}) {}
+
+const maxCauseLength = 500
+
+/**
+ * The root cause of a failure in one line: each level's message (with its SQLSTATE or system
+ * error code) from the outermost to the innermost, repeated text left out.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const describeCause = (cause: unknown): string => {
+  const parts: Array<string> = []
+  let current: unknown = cause
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    if (typeof current !== "object") {
+      parts.push(String(current))
+      break
+    }
+    let text = Predicate.hasProperty(current, "message") && Predicate.isString(current.message) ? current.message : ""
+    if (text === "" && Predicate.hasProperty(current, "errors") && Array.isArray(current.errors)) {
+      const first: unknown = current.errors[0]
+      if (Predicate.hasProperty(first, "message") && Predicate.isString(first.message)) text = first.message
+    }
+    const code = Predicate.hasProperty(current, "code") && Predicate.isString(current.code) ? current.code : undefined
+    if (code !== undefined && !text.includes(code)) {
+      const label = /^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code
+      text = text === "" ? label : `${text} (${label})`
+    }
+    if (text !== "" && !parts.some((part) => part.includes(text))) parts.push(text)
+    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
+  }
+  const joined = parts.join(": ")
+  return joined.length > maxCauseLength ? `${joined.slice(0, maxCauseLength)}…` : joined
 }
 
 /**
@@ -116,7 +196,47 @@ export class UserRepo extends Context.Service<
    */
   static readonly layerPg = (
     options?: UserRepo.PgOptions
-  ): Layer.Layer<UserRepo, MigrationError | SqlError, SqlClient> => Layer.effect(UserRepo, makePg(options ?? {}))
+  ): Layer.Layer<UserRepo, MigrationError | SqlError | UserTableMisconfigured, SqlClient> =>
+    Layer.effect(UserRepo, makePg(options ?? {}))
+
+  /**
+   * The configuration of {@link UserRepo.layerPg} for the user tables of common frameworks; spread
+   * one into the options and set `table` where yours differs.
+   *
+   * @since 0.2.0
+   */
+  static readonly tableShapes = {
+    /** Prisma's `User` model (the default). */
+    prisma: { table: "User", columns: {} },
+    /** Prisma with the Auth.js adapter: `"emailVerified" timestamp(3)` (verified when set), no metadata. */
+    authJs: { table: "User", columns: { metadata: null } },
+    /** Supabase `auth.users`: `email_confirmed_at`, `raw_user_meta_data`. */
+    supabase: {
+      table: "auth.users",
+      columns: {
+        emailVerified: "email_confirmed_at",
+        name: null,
+        createdAt: "created_at",
+        updatedAt: "updated_at",
+        metadata: "raw_user_meta_data"
+      }
+    },
+    /** A snake_case application table (Drizzle, Lucia): `email_verified`, `created_at`, `metadata`. */
+    snakeCase: {
+      table: "users",
+      columns: { emailVerified: "email_verified", createdAt: "created_at", updatedAt: "updated_at" }
+    },
+    /** Django's `auth_user`: `date_joined`, no verification, no metadata. */
+    django: {
+      table: "auth_user",
+      columns: { emailVerified: null, name: null, createdAt: "date_joined", updatedAt: null, metadata: null }
+    },
+    /** Rails `users`: `created_at`, `updated_at` (without time zone, read as UTC). */
+    rails: {
+      table: "users",
+      columns: { emailVerified: null, name: null, createdAt: "created_at", updatedAt: "updated_at", metadata: null }
+    }
+  } as const satisfies Record<string, UserRepo.TableShape>
 
   /**
    * {@link UserRepo.layerPg} on a `PgClient` pool connected to `DATABASE_URL`.
@@ -125,7 +245,7 @@ export class UserRepo extends Context.Service<
    */
   static readonly layerPgConfig = (
     options?: UserRepo.PgOptions
-  ): Layer.Layer<UserRepo, Config.ConfigError | MigrationError | SqlError> =>
+  ): Layer.Layer<UserRepo, Config.ConfigError | MigrationError | SqlError | UserTableMisconfigured> =>
     UserRepo.layerPg(options).pipe(Layer.provide(PgClient.layerConfig({ url: Config.Redacted("DATABASE_URL") })))
 
   /**
@@ -156,12 +276,55 @@ export declare namespace UserRepo {
   }
 
   /**
+   * The column names of a user table, by the logical column they hold. Unset columns take their
+   * Prisma name; `null` says the table has no such column: `emailVerified` then reads `false`,
+   * `name` `null`, `updatedAt` the creation time, `metadata` `{}`. `emailVerified` may be a
+   * boolean or a nullable timestamp (verified when set); ids may be `text`, `varchar`, `uuid`,
+   * `integer` or `bigint`; timestamps without time zone are read as UTC.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  type Columns = PgColumns
+
+  /**
+   * Bounds on what is read of one user's metadata. Over `maxBytes` (of its JSON text, measured in
+   * the database, which never sends it), `maxKeys` (keys at every depth) or `maxDepth`, the
+   * metadata reads as `{}` with a warning naming the user. Defaults: 64 KiB, 1,000 keys, depth 32.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  type MetadataBounds = MetadataLimits
+
+  /**
+   * A table and its columns, as in {@link UserRepo.tableShapes}.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  interface TableShape {
+    readonly table: string
+    readonly columns: Columns
+  }
+
+  /**
    * Options of {@link UserRepo.layerPg}.
    *
    * @since 0.1.0
    * @category models
    */
-  interface PgOptions extends UserTable.UserTableOptions {
+  interface PgOptions extends Omit<UserTable.UserTableOptions, "columns"> {
+    /** Actual column names, see {@link UserRepo.Columns}. */
+    readonly columns?: Columns | undefined
+    /**
+     * When to check the table against the configuration: `"build"` (the default) fails the layer
+     * with {@link UserTableMisconfigured}; `"firstLookup"` (for a table created later) checks on
+     * lookups until the check passes, failing them with `UserRepoError` reason `"Misconfigured"`.
+     */
+    readonly checkTable?: "build" | "firstLookup" | undefined
+    /** Bounds on each user's metadata, see {@link UserRepo.MetadataBounds}. */
+    readonly metadataLimits?: Partial<MetadataBounds> | undefined
     /** Bound on each lookup. Default {@link defaultLookupTimeout}. */
     readonly timeout?: Duration.Input | undefined
     /** At most this many ids per statement. Default 500. */
@@ -255,23 +418,30 @@ const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
   })
 }
 
-const decodeUserRow = Schema.decodeUnknownEffect(UserFromRow)
+const decodeUserRowSchema = Schema.decodeUnknownEffect(UserFromRow)
+
+/** One warning per user whose metadata was replaced by `{}`, saying why. */
+const warnMetadata = (userId: string, problem: string) =>
+  Effect.annotateLogs(
+    Effect.logWarning(`stored user metadata is ${metadataProblemText[problem] ?? problem}; using {}`),
+    { userId, problem }
+  )
+
+const metadataProblemText: Record<string, string> = {
+  InvalidJson: "not a JSON object",
+  NotAnObject: "not a JSON object",
+  TooLarge: "over metadataLimits.maxBytes",
+  TooManyKeys: "over metadataLimits.maxKeys",
+  TooDeep: "over metadataLimits.maxDepth"
+}
 
 /** The repository boundary: a row becomes a `User`, or a `"Decode"` error; bad metadata is logged. */
 const decodeRow = (userId: UserId, row: unknown): Effect.Effect<User, UserRepoError> =>
   Effect.flatMap(
-    Effect.mapError(decodeUserRow(row), (cause) => new UserRepoError({ userId, reason: "Decode", cause })),
+    Effect.mapError(decodeUserRowSchema(row), (cause) => new UserRepoError({ userId, reason: "Decode", cause })),
     (user) => {
       const problem = Predicate.hasProperty(row, "metadata") ? parseMetadata(row.metadata).problem : undefined
-      return problem === undefined
-        ? Effect.succeed(user)
-        : Effect.as(
-            Effect.annotateLogs(Effect.logWarning("stored user metadata is not a JSON object; using {}"), {
-              userId,
-              problem
-            }),
-            user
-          )
+      return problem === undefined ? Effect.succeed(user) : Effect.as(warnMetadata(userId, problem), user)
     }
   )
 
@@ -292,42 +462,234 @@ const makeMemoryRows = (rows: Iterable<unknown>, options: UserRepo.MemoryRowsOpt
   })
 }
 
-interface PgRow {
+/** What the statement found for one id: a decoded row, a row that did not decode, or nothing. */
+type LookupResult = Decoded | DecodeFailure | undefined
+
+/** One id to look up, in the text form the id column writes. */
+interface Lookup extends Request.Request<LookupResult, SqlError> {
   readonly id: string
 }
 
+/** Rows are decoded (and callers resumed) this many at a time, yielding to the event loop between. */
+const decodeChunk = 64
+
+/** The SQLSTATE of a database error, when the server sent one. */
+const sqlState = (error: SqlError): string | undefined => {
+  const inner: unknown = error.reason.cause
+  return Predicate.hasProperty(inner, "code") && Predicate.isString(inner.code) && /^[0-9A-Z]{5}$/.test(inner.code)
+    ? inner.code
+    : undefined
+}
+
+/** SQLSTATE classes no retry fixes and that may come from one row's data: worth isolating by bisection. */
+const rowDependentClasses = new Set(["22", "2F", "38", "39", "54", "P0", "XX"])
+/** SQLSTATE classes of a connection, a resource or a concurrency problem: may pass if tried later. */
+const transientClasses = new Set(["08", "40", "53", "55", "57", "58"])
+
+/** What a failed statement means to the caller. */
+const classifySql = (error: SqlError): "Unavailable" | "Timeout" | "Misconfigured" => {
+  const tag = error.reason._tag
+  if (tag === "StatementTimeoutError" || tag === "LockTimeoutError") return "Timeout"
+  if (tag === "ConnectionError") return "Unavailable"
+  const code = sqlState(error)
+  if (code === undefined) return "Unavailable"
+  if (code === "57014") return "Timeout"
+  return transientClasses.has(code.slice(0, 2)) ? "Unavailable" : "Misconfigured"
+}
+
+const isRowDependent = (error: SqlError): boolean => {
+  const code = sqlState(error)
+  return code !== undefined && rowDependentClasses.has(code.slice(0, 2))
+}
+
+const misconfigured = (problem: TableProblem): UserTableMisconfigured =>
+  new UserTableMisconfigured({
+    table: problem.table,
+    column: problem.column,
+    found: problem.found,
+    expected: problem.expected,
+    option: problem.option,
+    message: problem.message
+  })
+
+/** Reads the table's columns from the catalog and writes the lookup for them. */
+const inspectTable = (
+  sql: SqlClient,
+  config: TableConfig
+): Effect.Effect<TablePlan, UserTableMisconfigured | SqlError> =>
+  sql.unsafe<CatalogRow>(catalogSql, [config.table.quoted]).pipe(
+    Effect.catchIf(
+      (error) => classifySql(error) === "Misconfigured",
+      (error) =>
+        Effect.fail(
+          new UserTableMisconfigured({
+            table: config.display,
+            option: "table",
+            message: `the user table ${JSON.stringify(config.display)} cannot be inspected: ${describeCause(error)}`
+          })
+        )
+    ),
+    Effect.flatMap((rows) => {
+      const planned = planTable(config, catalogColumns(rows))
+      return "selectSql" in planned ? Effect.succeed(planned) : Effect.fail(misconfigured(planned))
+    })
+  )
+
 const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
-  if (options.migrate === true) yield* UserTable.migrate(options)
+  const config = yield* Effect.try({
+    try: () => resolveConfig(options),
+    catch: (error) =>
+      new UserTableMisconfigured({
+        table: options.table ?? "User",
+        option: error instanceof ConfigProblem ? error.option : "table",
+        message: error instanceof Error ? error.message : String(error)
+      })
+  })
+  if (options.migrate === true) {
+    const named = Object.fromEntries(
+      Object.entries(config.columns).filter(([key]) => options.columns?.[key as keyof PgColumns] !== undefined)
+    )
+    yield* UserTable.migrate({ table: options.table, columns: named, migrationsTable: options.migrationsTable })
+  }
   const sql = (yield* SqlClient).withoutTransforms()
-  const table = resolveTable(options)
   const timeout = options.timeout ?? defaultLookupTimeout
-  const columns = sql.literal(table.selectList)
-  const from = sql.literal(table.quoted)
-  const idColumn = sql.literal(table.column.id)
-  const resolver = SqlResolver.findById({
-    Id: Schema.String,
-    // Rows are decoded one by one after the batch, so that one bad row fails only its own lookup.
-    Result: Schema.Unknown,
-    ResultId: (_, row: PgRow) => row.id,
-    execute: (ids) => sql<PgRow>`SELECT ${columns} FROM ${from} WHERE ${idColumn} = ANY(${ids})`
-  }).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
-  const lookup = SqlResolver.request(resolver)
+  const limits = config.limits
+
+  // A database that can't be reached at build is an outage, not a misconfiguration: the check
+  // then runs on the first lookups, which fall back meanwhile, so the application still starts.
+  let plan: TablePlan | undefined =
+    options.checkTable === "firstLookup"
+      ? undefined
+      : yield* inspectTable(sql, config).pipe(
+          Effect.catchTag("SqlError", (error) =>
+            Effect.as(
+              Effect.annotateLogs(
+                Effect.logWarning("the user table could not be checked at build; checking on the first lookup"),
+                { table: config.display, cause: describeCause(error) }
+              ),
+              undefined
+            )
+          )
+        )
+  const inspecting = yield* Semaphore.make(1)
+  /** The last failed check, answered to lookups for a second instead of checking again for each. */
+  let lastFailure: { readonly at: number; readonly cause: UserTableMisconfigured | SqlError } | undefined
+  const failedCheck = (userId: string, cause: UserTableMisconfigured | SqlError) =>
+    new UserRepoError({
+      userId,
+      reason: cause._tag === "UserTableMisconfigured" ? "Misconfigured" : classifySql(cause),
+      cause
+    })
+  /** The lookup, checked once; until the check passes, lookups run it (one at a time) or share its failure. */
+  const currentPlan = (userId: string): Effect.Effect<TablePlan, UserRepoError> =>
+    plan !== undefined
+      ? Effect.succeed(plan)
+      : inspecting.withPermits(1)(
+          Effect.suspend(() => {
+            if (plan !== undefined) return Effect.succeed(plan)
+            const now = Date.now()
+            if (lastFailure !== undefined && now - lastFailure.at < 1_000) {
+              return Effect.fail(failedCheck(userId, lastFailure.cause))
+            }
+            return inspectTable(sql, config).pipe(
+              Effect.tap((checked) =>
+                Effect.sync(() => {
+                  plan = checked
+                  lastFailure = undefined
+                })
+              ),
+              Effect.tapError((cause) =>
+                Effect.sync(() => {
+                  lastFailure = { at: Date.now(), cause }
+                })
+              ),
+              Effect.mapError((cause) => failedCheck(userId, cause))
+            )
+          })
+        )
+
+  /** The row of one id: `undefined` when there is none, or when the id column can't hold it. */
+  const lookupRow = (userId: UserId): Effect.Effect<LookupResult, UserRepoError> =>
+    Effect.flatMap(currentPlan(userId), (current) => {
+      const key = current.normalizeId(userId)
+      // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
+      if (key === undefined) return Effect.succeed(undefined)
+      return Effect.mapError(
+        Effect.request(Lookup({ id: key }), resolver),
+        (error) => new UserRepoError({ userId, reason: classifySql(error), cause: error })
+      )
+    })
+
+  /** Looks `ids` up; a statement that fails on one row's data is split until only that row's id fails. */
+  const fetch = (
+    current: TablePlan,
+    ids: ReadonlyArray<string>,
+    rows: Map<string, unknown>,
+    failures: Map<string, SqlError>
+  ): Effect.Effect<void> =>
+    sql<Record<string, unknown>>`${sql.literal(current.selectSql)}${ids}${sql.literal(current.selectEnd)}`.pipe(
+      Effect.matchEffect({
+        onSuccess: (found) =>
+          Effect.sync(() => {
+            for (const row of found) rows.set(row["id"] as string, row)
+          }),
+        onFailure: (error) => {
+          if (ids.length > 1 && isRowDependent(error)) {
+            const half = Math.ceil(ids.length / 2)
+            return Effect.andThen(
+              fetch(current, ids.slice(0, half), rows, failures),
+              fetch(current, ids.slice(half), rows, failures)
+            )
+          }
+          return Effect.sync(() => {
+            for (const id of ids) failures.set(id, error)
+          })
+        }
+      })
+    )
+
+  const resolver = RequestResolver.make<Lookup>(
+    Effect.fnUntraced(function* (entries) {
+      const current = plan
+      const byId = new Map<string, Array<Request.Entry<Lookup>>>()
+      for (const entry of entries) {
+        const same = byId.get(entry.request.id)
+        if (same === undefined) byId.set(entry.request.id, [entry])
+        else same.push(entry)
+      }
+      if (current === undefined) return // unreachable: lookups wait for the plan
+      const rows = new Map<string, unknown>()
+      const failures = new Map<string, SqlError>()
+      yield* fetch(current, Array.from(byId.keys()), rows, failures)
+      let done = 0
+      for (const [id, waiting] of byId) {
+        const failure = failures.get(id)
+        const row = rows.get(id)
+        const exit: Exit.Exit<LookupResult, SqlError> =
+          failure !== undefined
+            ? Exit.fail(failure)
+            : Exit.succeed(row === undefined ? undefined : decodeUserRow(row, limits))
+        for (const entry of waiting) entry.completeUnsafe(exit)
+        if (++done % decodeChunk === 0) yield* Effect.yieldNow
+      }
+    })
+  ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
 
   return UserRepo.of({
     getById: Effect.fn("UserRepo.getById")(function* (id: string) {
       const userId = yield* validateUserId(id)
-      const row = yield* lookup(userId).pipe(
-        Effect.mapError((error) =>
-          Cause.isNoSuchElementError(error)
-            ? new UserNotFound({ userId })
-            : new UserRepoError({ userId, reason: error._tag === "SqlError" ? "Unavailable" : "Decode", cause: error })
-        ),
-        withLookupTimeout(userId, timeout)
-      )
-      return yield* decodeRow(userId, row)
+      const result = yield* withLookupTimeout(userId, timeout)(lookupRow(userId))
+      if (result === undefined) return yield* new UserNotFound({ userId })
+      if ("failure" in result) {
+        return yield* new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) })
+      }
+      if (result.problem !== undefined) yield* warnMetadata(userId, result.problem)
+      return result.user
     })
   })
 })
+
+const Lookup = Request.of<Lookup>()
 
 const decodeUserJson = Schema.decodeUnknownEffect(UserFromJson)
 

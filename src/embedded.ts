@@ -17,7 +17,7 @@ import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { User } from "./User.js"
 import { freshDataDir } from "./embedded/Template.js"
-import { UserRepo } from "./UserRepo.js"
+import { UserRepo, type UserTableMisconfigured } from "./UserRepo.js"
 import * as UserTable from "./UserTable.js"
 
 /**
@@ -150,7 +150,9 @@ export const layerPgClient = (
  * @since 0.1.0
  * @category models
  */
-export interface LayerEmbeddedOptions extends EmbeddedOptions, Omit<UserRepo.PgOptions, "migrate"> {
+export interface LayerEmbeddedOptions extends EmbeddedOptions, Omit<UserRepo.PgOptions, "migrate" | "columns"> {
+  /** Actual column names of the table it creates (none may be `null`: the table is created here). */
+  readonly columns?: UserTable.UserTableOptions["columns"]
   /** Users to insert (or update) once the table exists. */
   readonly users?: Iterable<User> | undefined
 }
@@ -169,7 +171,10 @@ export interface LayerEmbeddedOptions extends EmbeddedOptions, Omit<UserRepo.PgO
  */
 export const layerEmbedded = (
   options?: LayerEmbeddedOptions
-): Layer.Layer<UserRepo | EmbeddedPostgres, EmbeddedPostgresError | MigrationError | SqlError> => {
+): Layer.Layer<
+  UserRepo | EmbeddedPostgres,
+  EmbeddedPostgresError | MigrationError | SqlError | UserTableMisconfigured
+> => {
   const seed =
     options?.users === undefined ? Layer.empty : Layer.effectDiscard(UserTable.insertUsers(options.users, options))
   return UserRepo.layerPg(options).pipe(

@@ -544,6 +544,19 @@ describe.skipIf(databaseUrl === undefined || databaseUrl === "")("Cli with --dat
       await cli(["context", "u1", ...args, "--column", "colour=x"]),
       '--column colour=x: unknown key "colour"'
     )
+
+    // A table without metadata (Django's): `--column metadata=` says so.
+    await exec(`ALTER TABLE "${schema}"."auth_user" DROP COLUMN metadata`)
+    assertFails(await cli(["check", ...args]), 'metadata: no column "metadata"', "--column metadata=")
+    const bare = json(await cli(["context", "u1", ...args, "--column", "metadata="])) as {
+      fallback: unknown
+      context: Record<string, unknown>
+    }
+    assert.deepStrictEqual(
+      [bare.fallback, bare.context["custom_plan"], bare.context["email_domain"]],
+      [null, undefined, "example.org"]
+    )
+    assertFails(await cli(["context", "u1", ...args, "--column", "email="]), "the table must have its email column")
   })
 
   it("eval - needs a flag source, then agrees with the SDK", async () => {

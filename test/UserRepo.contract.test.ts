@@ -170,13 +170,18 @@ const lockUserTable = Layer.effectDiscard(
 
 userRepoContract({
   name: "layerPg",
-  layer: Layer.effectDiscard(
-    Effect.gen(function* () {
-      yield* UserTable.migrate()
-      yield* UserTable.insertUsers([...users, corruptUser])
-      yield* corruptInPostgres(yield* SqlClient)
-    })
-  ).pipe(Layer.provideMerge(UserRepo.layerPg()), Layer.provideMerge(TestDatabase.layer)),
+  layer: UserRepo.layerPg().pipe(
+    Layer.provideMerge(
+      Layer.effectDiscard(
+        Effect.gen(function* () {
+          yield* UserTable.migrate()
+          yield* UserTable.insertUsers([...users, corruptUser])
+          yield* corruptInPostgres(yield* SqlClient)
+        })
+      )
+    ),
+    Layer.provideMerge(TestDatabase.layer)
+  ),
   stalled: UserRepo.layerPg({ timeout: stalledTimeout }).pipe(Layer.provide(lockUserTable)),
   roundTrips: TestDatabase.use((db) => Effect.map(db.statements, (statements) => statements.length))
 })

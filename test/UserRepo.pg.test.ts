@@ -153,7 +153,10 @@ layer(Seeded, { excludeTestServices: true, timeout: "60 seconds" })("UserRepo.la
         const sent = lookups(yield* db.statements)
         assert.strictEqual(sent.length, 1)
         assert.sameMembers([...(sent[0]?.ids ?? [])], ids)
-        assert.match(sent[0]?.sql ?? "", /^SELECT .* FROM "User" WHERE "id" = ANY\(\$1\)$/)
+        assert.match(
+          sent[0]?.sql ?? "",
+          /^SELECT .* FROM "User" AS "u" CROSS JOIN LATERAL .* WHERE "u"."id" = ANY\(\$1\)$/
+        )
         assert.deepStrictEqual(
           found.map((user) => user.id),
           ids
@@ -221,6 +224,8 @@ layer(Seeded, { excludeTestServices: true, timeout: "60 seconds" })("UserRepo.la
           concurrency: "unbounded"
         })
         assert.strictEqual((bad as UserRepoError).reason, "Decode")
+        // The message names the field and what was wrong with it.
+        assert.include((bad as UserRepoError).message, `["createdAt"]`)
         assert.strictEqual(good.id, "user-3")
       })
     )
@@ -352,6 +357,8 @@ layer(Seeded, { excludeTestServices: true, timeout: "60 seconds" })("UserRepo.la
         const error = yield* Effect.flip(repo.getById("user-1")).pipe(Effect.ensuring(db.reconnect))
         assert.strictEqual(error._tag, "UserRepoError")
         assert.strictEqual((error as UserRepoError).reason, "Unavailable")
+        // The root cause, not three causes deep: what the FlagClient warning and the CLI print.
+        assert.include(error.message, "ECONNREFUSED")
         assert.isBelow(Date.now() - started, 5_000)
       })
     )

@@ -93,10 +93,10 @@ export const parseUsersFile = (path: string, text: string, now: number): Result.
     const user = decoded.success
     const sameId = ids.get(user.id)
     if (sameId !== undefined) return fail(`${where}: duplicate id (also row ${sameId + 1})`)
-    const sameEmail = emails.get(user.email)
+    const sameEmail = user.email === null ? undefined : emails.get(user.email)
     if (sameEmail !== undefined) return fail(`${where}: duplicate email ${user.email} (also row ${sameEmail + 1})`)
     ids.set(user.id, index)
-    emails.set(user.email, index)
+    if (user.email !== null) emails.set(user.email, index)
     users.push(user)
     const metadata = Predicate.hasProperty(row, "metadata") ? row.metadata : undefined
     if (parseMetadata(metadata).problem !== undefined) rawMetadata.push({ id: user.id, metadata })

@@ -13,6 +13,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { ContextBuilder } from "../ContextBuilder.js"
 import { ContextCache } from "../ContextCache.js"
 import { FlagClient } from "../FlagClient.js"
+import { optionalColumns } from "../internal/pgUserTable.js"
 import { type ColumnKey, resolveTable } from "../internal/userTable.js"
 import { UserRepo } from "../UserRepo.js"
 import * as UserTable from "../UserTable.js"
@@ -42,8 +43,31 @@ export const databaseError = (database: Database, action: string) => (error: Sql
   })
 
 /**
- * The table options of `UserRepo.layerPg` and `UserTable`: the table and its column names. A column
- * the table does not have (`--column metadata=`) is refused until the repository supports it.
+ * The repository's options: the table and its columns, `null` for one the table does not have
+ * (only `emailVerified`, `name`, `updatedAt` and `metadata` may be absent).
+ *
+ * @since 0.2.0
+ */
+export const repoOptions = (
+  settings: Settings
+): Effect.Effect<{ readonly table: string | undefined; readonly columns: UserRepo.Columns }, InvalidOption> => {
+  const columns: Record<string, string | null> = {}
+  for (const [key, name] of Object.entries(settings.columns) as Array<[ColumnKey, string | null | undefined]>) {
+    if (name === undefined) continue
+    if (name === null && !optionalColumns.has(key)) {
+      return Effect.fail(
+        new InvalidOption({ option: `--column ${key}=`, problem: `the table must have its ${key} column; name it` })
+      )
+    }
+    columns[key] = name
+  }
+  return Effect.succeed({ table: settings.table, columns: columns as UserRepo.Columns })
+}
+
+/**
+ * The options of `UserTable` (creating and seeding the table): every column has a name.
+ *
+ * @since 0.2.0
  */
 export const tableOptions = (settings: Settings): Effect.Effect<UserTable.UserTableOptions, InvalidOption> => {
   const columns: Partial<Record<ColumnKey, string>> = {}
@@ -52,7 +76,8 @@ export const tableOptions = (settings: Settings): Effect.Effect<UserTable.UserTa
       return Effect.fail(
         new InvalidOption({
           option: `--column ${key}=`,
-          problem: "this version of the repository needs every column of the User model; map it to an existing column"
+          problem:
+            "the tool creates and seeds only tables with every column of the User model; create this one yourself"
         })
       )
     }
@@ -73,9 +98,8 @@ const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings
   const { database } = settings
   const sql = yield* SqlClient
   yield* sql`SELECT 1`.pipe(Effect.mapError(databaseError(database, "connect")))
-  const options = yield* tableOptions(settings)
   const table = yield* Effect.try({
-    try: () => resolveTable(options),
+    try: () => resolveTable({ table: settings.table }),
     catch: (error) =>
       new InvalidOption({ option: "--table", problem: error instanceof Error ? error.message : String(error) })
   })
@@ -100,7 +124,7 @@ const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings
         Effect.mapError(databaseError(database, `create the schema ${schema}`))
       )
     }
-    yield* UserTable.migrate(options).pipe(
+    yield* UserTable.migrate(yield* tableOptions(settings)).pipe(
       Effect.mapError((error) =>
         error._tag === "SqlError"
           ? databaseError(database, `create the user table ${table.quoted}`)(error)
@@ -118,7 +142,7 @@ const prepareTable = Effect.fn("Cli.prepareTable")(function* (settings: Settings
     }
   }
   if (users !== undefined) {
-    yield* seedUsers(users, options).pipe(
+    yield* seedUsers(users, yield* tableOptions(settings)).pipe(
       Effect.mapError(databaseError(database, `seed the user table from ${displayPath(users.path)}`))
     )
   }
@@ -153,7 +177,7 @@ const contextLayer = (settings: Settings, users: UsersFile | undefined) =>
   ContextCache.layer(settings.cache).pipe(
     Layer.provideMerge(ContextBuilder.layer(settings.rules)),
     Layer.provideMerge(
-      Layer.unwrap(Effect.map(tableOptions(settings), (options) => UserRepo.layerPg(options))).pipe(
+      Layer.unwrap(Effect.map(repoOptions(settings), (options) => UserRepo.layerPg(options))).pipe(
         Layer.provide(Layer.effectDiscard(prepareTable(settings, users))),
         Layer.provide(sqlLayer(settings.database))
       )
@@ -187,7 +211,8 @@ const explanations = {
   EmbeddedPostgresError: true,
   FlagClientInitError: true,
   SqlError: true,
-  MigrationError: true
+  MigrationError: true,
+  UserTableMisconfigured: true
 } as const
 
 const explain = (settings: Settings, error: unknown): CliFailure => {
@@ -204,6 +229,12 @@ const explain = (settings: Settings, error: unknown): CliFailure => {
       })
     case "EmbeddedPostgresError":
       return new DatabaseError({ address: settings.database.address, action: "start", problem: `${message}${detail}` })
+    case "UserTableMisconfigured":
+      return new DatabaseError({
+        address: settings.database.address,
+        action: "use the user table",
+        problem: `${message} (the tool's option: --table, --column key=column; \`check\` shows every column)`
+      })
     default:
       return new DatabaseError({
         address: settings.database.address,

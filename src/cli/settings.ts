@@ -97,7 +97,7 @@ const globalFlags = {
   column: Flag.String("column").pipe(
     Flag.withMetavar("key=column"),
     Flag.withDescription(
-      `The table's name for a column of the User model, e.g. createdAt=date_joined; repeatable. Keys: ${columnKeys.join(", ")}. An empty name (metadata=) says the table has no such column`
+      `The table's name for a column of the User model, e.g. createdAt=date_joined; repeatable. Keys: ${columnKeys.join(", ")}. An empty name (metadata=) says the table has no such column (emailVerified, name, updatedAt, metadata)`
     ),
     Flag.atLeast(0)
   ),
