@@ -8,11 +8,11 @@
 import { strict as assert } from "node:assert"
 import { fileURLToPath } from "node:url"
 import { ConfigProvider, DateTime, Effect, Layer, Schema } from "effect"
-import { ContextBuilder, ContextCache, FlagClient, User, type UserId, UserRepo } from "effect-flag-context"
+import { ContextBuilder, ContextCache, FlagClient, User, UserId, UserRepo } from "effect-flag-context"
 
 const flagsFile = fileURLToPath(new URL("./flags.json", import.meta.url))
 const grace = new User({
-  id: "grace" as UserId,
+  id: UserId.make("grace"),
   email: "grace@agpt.ai",
   email_verified: true,
   name: "Grace",

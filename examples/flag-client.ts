@@ -7,11 +7,19 @@
  */
 import { fileURLToPath } from "node:url"
 import { ConfigProvider, DateTime, Effect, Layer, Schema } from "effect"
-import { FlagClient, makeFlagClientPromise, User, type UserId, UserRepo } from "effect-flag-context"
+import {
+  ContextCache,
+  FlagClient,
+  idOnlyContext,
+  makeFlagClientPromise,
+  User,
+  UserId,
+  UserRepo
+} from "effect-flag-context"
 
 const DAY = 86_400_000
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@agpt.co",
   email_verified: true,
   name: "Ada",
@@ -53,8 +61,19 @@ const newDashboard = (userId: UserId) =>
 // #endregion
 
 // #region bootstrap
-// Every flag for the browser SDK's `bootstrap`, evaluated against the same context.
-const bootstrap = (userId: UserId) => FlagClient.allFlags(userId, { clientSideOnly: false })
+// What a page hands the browser SDK: the client-side flags only (`clientSideOnly: true`: a flag not
+// marked "available to client-side SDKs" never leaves the server), evaluated against the user's
+// context; that context, for the browser to identify with; and its secure-mode hash, which the SDK
+// computes from the context's kind and key. (The context comes from the cache here; a
+// `FlagClient.contextFor` is planned for this.)
+const bootstrap = (userId: UserId) =>
+  Effect.gen(function* () {
+    const flags = yield* FlagClient
+    const cache = yield* ContextCache
+    const state = yield* flags.allFlags(userId, { clientSideOnly: true })
+    const context = yield* cache.get(userId).pipe(Effect.orElseSucceed(() => idOnlyContext(userId)))
+    return { bootstrap: state, context, hash: flags.sdk.secureModeHash(context) }
+  })
 // #endregion
 
 // #region layer
@@ -83,7 +102,7 @@ export const program = Effect.gen(function* () {
   const { page, stranger, dashboard, state } = yield* Effect.provide(
     Effect.all({
       page: checkoutPage(ada.id),
-      stranger: checkoutPage("nobody" as UserId),
+      stranger: checkoutPage(UserId.make("nobody")),
       dashboard: newDashboard(ada.id),
       state: bootstrap(ada.id)
     }),
@@ -93,5 +112,5 @@ export const program = Effect.gen(function* () {
   if (!page.beta || page.checkout.provider !== "adyen" || stranger.fallback !== "UserNotFound" || !fromPromise) {
     return yield* Effect.die(new Error(`unexpected evaluation: ${JSON.stringify({ page, stranger })}`))
   }
-  return { page, stranger, dashboard, valid: state.$valid }
+  return { page, stranger, dashboard, valid: state.bootstrap.$valid, hashed: state.hash.length > 0 }
 })

@@ -8,7 +8,7 @@
 import { strict as assert } from "node:assert"
 import { fileURLToPath } from "node:url"
 import { DateTime, Effect, Layer } from "effect"
-import { ContextBuilder, ContextCache, FlagClient, TestFlags, User, type UserId, UserRepo } from "effect-flag-context"
+import { ContextBuilder, ContextCache, FlagClient, TestFlags, User, UserId, UserRepo } from "effect-flag-context"
 
 // #region feature
 // Your code asks for a flag by user id. It never sees the database, the cache or the SDK, and it
@@ -27,7 +27,7 @@ export const ProductionLive = FlagClient.layer.pipe(Layer.provide(UserRepo.layer
 
 const DAY = 86_400_000
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@agpt.co",
   email_verified: true,
   name: "Ada",
@@ -60,7 +60,7 @@ export const dashboardTest = Effect.gen(function* () {
   const flags = yield* TestFlags
   yield* flags.enableForSegments("beta-dashboard", ["beta"])
   assert.equal(yield* dashboardFor(ada.id), "new dashboard")
-  assert.equal(yield* dashboardFor("someone-else" as UserId), "classic dashboard")
+  assert.equal(yield* dashboardFor(UserId.make("someone-else")), "classic dashboard")
 }).pipe(Effect.provide(TestLive))
 // #endregion
 

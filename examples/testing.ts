@@ -7,7 +7,7 @@
  */
 import { strict as assert } from "node:assert"
 import { DateTime, Effect } from "effect"
-import { FlagClient, TestFlags, User, type UserId } from "effect-flag-context"
+import { FlagClient, TestFlags, User, UserId } from "effect-flag-context"
 
 // #region feature
 // The code under test: a feature behind a flag.
@@ -18,7 +18,7 @@ export const dashboardFor = (userId: UserId) =>
 // #region users
 const user = (id: string, metadata: User["metadata"]) =>
   new User({
-    id: id as UserId,
+    id: UserId.make(id),
     email: `${id}@example.com`,
     email_verified: true,
     name: id,
@@ -52,7 +52,7 @@ export const everyoneWhenTheFlagIsOn = Effect.gen(function* () {
   yield* flags.enable("beta-dashboard")
   assert.equal(yield* dashboardFor(grace.id), "new dashboard")
   // Unknown users are evaluated with an id-only context, and the answer says so.
-  const detail = yield* FlagClient.evaluate("beta-dashboard", "someone" as UserId, false)
+  const detail = yield* FlagClient.evaluate("beta-dashboard", UserId.make("someone"), false)
   assert.deepEqual([detail.value, detail.fallback, detail.context], [true, "UserNotFound", "id-only"])
 })
 // #endregion

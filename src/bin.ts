@@ -1,32 +1,35 @@
 #!/usr/bin/env node
 /**
- * The `effect-flag-context` executable: the command-line tool of `Cli`, on Node.
+ * The `effect-flag-context` executable. The tool's packages are optional peers of the library: when
+ * one is missing, this says which to install instead of printing a stack trace.
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, Runtime } from "effect"
-import { run } from "./Cli.js"
+import { missingPackageMessage } from "./cli/Requirements.js"
 
-const FORCED_EXIT_MS = 5_000
+const FORCED_EXIT_MS = 3_000
 
-// Ctrl-C interrupts the command and runs its finalizers; one that hangs (a connection that never
-// closes) must not keep the process alive, so the process ends a few seconds later regardless.
+// The first Ctrl-C or SIGTERM interrupts the command and runs its finalizers; one that hangs (a
+// connection that never closes) must not keep the process alive, so it ends a few seconds later
+// regardless. Not by `process.exit`, which can hang too (it waits for Node's thread pool, where a
+// blocked system call may sit): the exit handlers run (temporary files), then the process dies of
+// the signal it was sent.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    setTimeout(() => process.exit(signal === "SIGINT" ? 130 : 143), FORCED_EXIT_MS).unref()
+    setTimeout(() => {
+      process.emit("exit", signal === "SIGINT" ? 130 : 143)
+      process.removeAllListeners(signal)
+      process.kill(process.pid, signal)
+    }, FORCED_EXIT_MS).unref()
   })
 }
 
-run.pipe(
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({
-    // Once the command is done, so is the process: a socket left open can't keep it alive.
-    teardown: (exit, onExit) =>
-      Runtime.defaultTeardown(exit, (code) => {
-        setTimeout(() => process.exit(code), 1_000).unref()
-        onExit(code)
-      })
-  })
-)
+try {
+  const { main } = await import("./cli/node.js")
+  main()
+} catch (error) {
+  const message = missingPackageMessage(error)
+  if (message === undefined) throw error
+  process.stderr.write(`${message}\n`)
+  process.exitCode = 1
+}

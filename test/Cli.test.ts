@@ -3,8 +3,8 @@
  * into a directory of its own (so that a concurrent `npm run build` or `npm start` rewriting
  * `dist/` can't pull it from under a test).
  */
-import { execFile, execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { execFile, execFileSync, spawn as spawnChild } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,12 +14,16 @@ import { basicLogger, init, integrations, type LDClient, type LDContext } from "
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Context, Effect, Exit, Layer, Redacted, Result, Scope } from "effect"
 import { parse as parseYaml } from "yaml"
-import { freshDataDir } from "../src/cli/EmbeddedTemplate.js"
+import { freshDataDir } from "../src/embedded/Template.js"
 import { parseFlagsFile } from "../src/cli/FlagsFile.js"
+import { describeCause } from "../src/cli/output.js"
+import { missingPackageMessage } from "../src/cli/Requirements.js"
+import { parseColumns } from "../src/cli/settings.js"
 import { renderTable } from "../src/cli/Table.js"
 import { parseUsersFile } from "../src/cli/UsersFile.js"
 import { EmbeddedPostgres } from "../src/embedded.js"
 import { DAY_MS } from "../src/Segmentation.js"
+import { UserRepoError } from "../src/UserRepo.js"
 
 const root = join(import.meta.dirname, "..")
 const build = join(root, "build", `cli-test-${process.pid}-${Date.now().toString(36)}`)
@@ -329,6 +333,94 @@ describe.concurrent("Cli", { timeout: 120_000 }, () => {
     assert.notInclude(run.stderr, "secret")
   })
 
+  it("a flags or users file that is not a regular file (a FIFO) exits 1 at once instead of hanging", async () => {
+    const fifo = join(scratch, "flags.fifo")
+    execFileSync("mkfifo", [fifo])
+    assertFails(
+      await cli(["eval", "beta-dashboard", "ada", ...shared, "--flags-file", fifo]),
+      `flags file ${fifo}: a FIFO (named pipe), not a regular file`
+    )
+    assertFails(
+      await cli(["context", "ada", "--users", fifo]),
+      `users file ${fifo}: a FIFO (named pipe), not a regular file`
+    )
+    assertFails(
+      await cli(["context", "ada", "--users", scratch]),
+      `users file ${scratch}: a directory, not a regular file`
+    )
+  })
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "%s - the first one ends the process while it waits for a database that never answers",
+    async (signal) => {
+      const hung = Net.createServer(() => {})
+      await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve))
+      const address = hung.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      try {
+        const exit = await new Promise<{ readonly code: number | null; readonly signal: string | null }>((resolve) => {
+          const child = spawnChild(process.execPath, [join(build, "bin.js"), "context", "ada"], {
+            cwd: root,
+            env: { ...baseEnv, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/db` },
+            stdio: "ignore"
+          })
+          // Killed for good if it outlives the bound: the test then fails on the signal it died of.
+          const bound = setTimeout(() => child.kill("SIGKILL"), 30_000)
+          child.once("exit", (code, died) => {
+            clearTimeout(bound)
+            resolve({ code, signal: died })
+          })
+          hung.once("connection", () => setTimeout(() => child.kill(signal), 200))
+        })
+        // Interrupted (130, the runtime's code), forced out (130/143), or dead of the signal itself.
+        assert.isTrue(
+          exit.code === 130 || exit.code === 143 || exit.signal === signal,
+          `exited with ${JSON.stringify(exit)}`
+        )
+      } finally {
+        hung.close()
+      }
+    }
+  )
+
+  it("SIGTERM while the embedded template is being built ends the run and leaves no template behind", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "efc-cli-template-"))
+    try {
+      const exit = await new Promise<{ readonly code: number | null; readonly signal: string | null }>((resolve) => {
+        const child = spawnChild(process.execPath, [join(build, "bin.js"), "context", "ada"], {
+          cwd: root,
+          env: { ...baseEnv, XDG_CACHE_HOME: cache },
+          stdio: "ignore"
+        })
+        const bound = setTimeout(() => child.kill("SIGKILL"), 60_000)
+        // Signalled once initdb has started writing its directory: the slow, synchronous part.
+        const building = () => {
+          try {
+            return readdirSync(join(cache, "effect-flag-context")).some((name) => name.includes(".building-"))
+          } catch {
+            return false
+          }
+        }
+        const poll = setInterval(() => {
+          if (building()) {
+            clearInterval(poll)
+            child.kill("SIGTERM")
+          }
+        }, 50)
+        child.once("exit", (code, died) => {
+          clearInterval(poll)
+          clearTimeout(bound)
+          resolve({ code, signal: died })
+        })
+      })
+      assert.isTrue(exit.code === 130 || exit.code === 143 || exit.signal === "SIGTERM", JSON.stringify(exit))
+      // The build was stopped, not finished: no template, no half-built directory.
+      assert.deepStrictEqual(readdirSync(join(cache, "effect-flag-context")), [])
+    } finally {
+      rmSync(cache, { recursive: true, force: true })
+    }
+  })
+
   it("a users file row that does not decode exits 1, naming the row and the field", async () => {
     const users = file(
       "users.json",
@@ -371,8 +463,42 @@ describe.skipIf(databaseUrl === undefined || databaseUrl === "")("Cli with --dat
 
   afterAll(() => Effect.runPromise(dropSchema), 30_000)
 
-  it("creates the missing table without writing users, and seeds only with --seed", async () => {
-    const empty = json(await cli(["context", "ada", "--database-url", url, "--table", table])) as { fallback: unknown }
+  const exists = (name: string) =>
+    Effect.gen(function* () {
+      const sql = yield* PgClient.PgClient
+      const [row] = yield* sql<{ readonly found: boolean }>`SELECT to_regclass(${name}) IS NOT NULL AS found`
+      return row?.found === true
+    }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.runPromise)
+  const exec = (statement: string) =>
+    Effect.gen(function* () {
+      const sql = yield* PgClient.PgClient
+      yield* sql.unsafe(statement)
+    }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.runPromise)
+
+  it("is read-only: a missing table is an error saying how to create it, and is not created", async () => {
+    const missing = `${schema}.missing`
+    for (const command of [
+      ["context", "ada"],
+      ["flags", "ada", "--flags-file", examplesFlags],
+      ["eval", "beta-dashboard", "ada", "--flags-file", examplesFlags],
+      ["demo"]
+    ]) {
+      assertFails(
+        await cli([...command, "--database-url", url, "--table", missing]),
+        `could not read the user table "${schema}"."missing": it does not exist`,
+        `effect-flag-context setup --database-url URL --table ${missing}`
+      )
+    }
+    assert.isFalse(await exists(`"${schema}"."missing"`))
+  })
+
+  it("setup creates the table without writing users; --seed creates and seeds", async () => {
+    const created = `${schema}.created`
+    const setup = await cli(["setup", "--database-url", url, "--table", created])
+    assert.strictEqual(setup.code, 0, setup.stderr)
+    const empty = json(await cli(["context", "ada", "--database-url", url, "--table", created])) as {
+      fallback: unknown
+    }
     assert.strictEqual(empty.fallback, "UserNotFound")
 
     const seeded = json(await cli(["context", "ada", "--table", table, "--seed"], { DATABASE_URL: url })) as {
@@ -382,6 +508,55 @@ describe.skipIf(databaseUrl === undefined || databaseUrl === "")("Cli with --dat
     assert.strictEqual(seeded.fallback, null)
     // No example rules against a real database: only the configured ones.
     assert.deepStrictEqual(seeded.context.segments, ["admin", "beta", "early_access", "established_user", "user"])
+  })
+
+  it("--column maps the table's own column names; check validates them and prints one user's context", async () => {
+    const django = `${schema}.auth_user`
+    await exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+    await exec(
+      `CREATE TABLE "${schema}"."auth_user" (id text PRIMARY KEY, email text NOT NULL, "emailVerified" boolean NOT NULL,
+       name text, date_joined timestamptz NOT NULL, "updatedAt" timestamptz NOT NULL, metadata jsonb)`
+    )
+    await exec(
+      `INSERT INTO "${schema}"."auth_user" VALUES ('u1', 'u1@example.org', true, 'U', now() - interval '3 days', now(), '{"plan": "pro"}')`
+    )
+    const unmapped = await cli(["check", "--database-url", url, "--table", django])
+    assertFails(unmapped, 'createdAt: no column "createdAt"', "--column createdAt=COLUMN")
+    assert.match(unmapped.stdout, /createdAt +createdAt +\(missing\)/)
+
+    const args = ["--database-url", url, "--table", django, "--column", "createdAt=date_joined"]
+    const checked = await cli(["check", ...args])
+    assert.strictEqual(checked.code, 0, checked.stderr)
+    assert.match(checked.stdout, /createdAt +date_joined +timestamp with time zone +ok/)
+    const report = JSON.parse(checked.stdout.slice(checked.stdout.indexOf("{"))) as {
+      userId: string
+      fallback: unknown
+      context: Record<string, unknown>
+    }
+    assert.deepStrictEqual([report.userId, report.fallback, report.context["account_age_days"]], ["u1", null, 3])
+    const context = json(await cli(["context", "u1", ...args])) as {
+      fallback: unknown
+      context: Record<string, unknown>
+    }
+    assert.deepStrictEqual([context.fallback, context.context["custom_plan"]], [null, "pro"])
+
+    assertFails(
+      await cli(["context", "u1", ...args, "--column", "colour=x"]),
+      '--column colour=x: unknown key "colour"'
+    )
+
+    // A table without metadata (Django's): `--column metadata=` says so.
+    await exec(`ALTER TABLE "${schema}"."auth_user" DROP COLUMN metadata`)
+    assertFails(await cli(["check", ...args]), 'metadata: no column "metadata"', "--column metadata=")
+    const bare = json(await cli(["context", "u1", ...args, "--column", "metadata="])) as {
+      fallback: unknown
+      context: Record<string, unknown>
+    }
+    assert.deepStrictEqual(
+      [bare.fallback, bare.context["custom_plan"], bare.context["email_domain"]],
+      [null, undefined, "example.org"]
+    )
+    assertFails(await cli(["context", "u1", ...args, "--column", "email="]), "the table must have its email column")
   })
 
   it("eval - needs a flag source, then agrees with the SDK", async () => {
@@ -468,6 +643,51 @@ describe("Cli files and tables", () => {
       problem("f.json", '{"flags": {"a": {"key": "a", "variations": []}}, "flagValues": {"a": 1}}'),
       'flags file f.json: flag "a" is in both "flags" and "flagValues"'
     )
+  })
+
+  it("describeCause - the innermost message of a repository failure, with its code", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" })
+    const error = new UserRepoError({
+      userId: "ada",
+      reason: "Unavailable",
+      cause: new Error("wrapped", { cause: refused })
+    })
+    assert.strictEqual(describeCause(error.cause), "connect ECONNREFUSED 127.0.0.1:1")
+    const sql = {
+      message: "SqlError",
+      reason: { cause: { message: "operator does not exist: uuid = text", code: "42883" } }
+    }
+    assert.strictEqual(describeCause(sql), "operator does not exist: uuid = text (42883)")
+    assert.strictEqual(describeCause("text"), undefined)
+  })
+
+  it("parseColumns - key=column, repeatable; an empty name for an absent column; unknown keys refused", () => {
+    assert.deepStrictEqual(
+      Effect.runSync(parseColumns(["createdAt=date_joined", "metadata=", " emailVerified = email_confirmed_at"])),
+      { createdAt: "date_joined", metadata: null, emailVerified: "email_confirmed_at" }
+    )
+    const problem = (options: ReadonlyArray<string>) => Effect.runSync(Effect.flip(parseColumns(options))).message
+    assert.match(problem(["created=x"]), /unknown key "created"/)
+    assert.match(problem(["createdAt"]), /expected key=column/)
+    assert.match(problem(["id="]), /must have an id column/)
+    assert.match(problem(["name=a", "name=b"]), /name is given twice/)
+  })
+
+  it("missingPackageMessage - names the optional peers to install; other failures are not its business", () => {
+    const notFound = (name: string) =>
+      Object.assign(new Error(`Cannot find package '${name}' imported from /app/node_modules/x.js`), {
+        code: "ERR_MODULE_NOT_FOUND"
+      })
+    assert.match(
+      missingPackageMessage(notFound("@effect/platform-node")) ?? "",
+      /needs @effect\/platform-node, which is not installed: npm install @effect\/platform-node/
+    )
+    assert.match(
+      missingPackageMessage(notFound("@electric-sql/pglite-socket")) ?? "",
+      /which are not installed: npm install @electric-sql\/pglite @electric-sql\/pglite-socket$/
+    )
+    assert.isUndefined(missingPackageMessage(notFound("left-pad")))
+    assert.isUndefined(missingPackageMessage(new Error("Cannot find package '@effect/platform-node'")))
   })
 
   it("renderTable - columns as wide as their cells, headers broken at hyphens, one column wrapped to fit", () => {

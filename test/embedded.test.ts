@@ -2,14 +2,16 @@
  * Embedded Postgres: PGlite behind its socket server, with the same client, migration and
  * repository as a real server.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, DateTime, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
+import { PGlite } from "@electric-sql/pglite"
 import { EmbeddedPostgres, layerEmbedded, layerPgClient } from "../src/embedded.js"
+import { freshDataDir, templateDir } from "../src/embedded/Template.js"
 import { User, UserFromJson, type UserId } from "../src/User.js"
 import { UserRepo, type UserRepoError } from "../src/UserRepo.js"
 
@@ -113,6 +115,49 @@ describe("layerEmbedded with a data directory", () => {
         )
       }),
     60_000
+  )
+})
+
+describe("layerEmbedded without a data directory", () => {
+  it.live(
+    "starts from a copy of the machine's prepared template, removed on release; template: false starts empty",
+    () =>
+      Effect.gen(function* () {
+        // A template of our own, marked with a table, in a cache directory of our own.
+        const cache = mkdtempSync(join(tmpdir(), "efc-template-cache-"))
+        const previous = process.env["XDG_CACHE_HOME"]
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (previous === undefined) delete process.env["XDG_CACHE_HOME"]
+            else process.env["XDG_CACHE_HOME"] = previous
+            rmSync(cache, { recursive: true, force: true })
+          })
+        )
+        yield* Effect.scoped(freshDataDir) // the machine's template, made if missing
+        process.env["XDG_CACHE_HOME"] = cache
+        const template = templateDir()
+        process.env["XDG_CACHE_HOME"] = previous ?? ""
+        cpSync(templateDir(), template, { recursive: true })
+        process.env["XDG_CACHE_HOME"] = cache
+        yield* Effect.promise(async () => {
+          const db = await PGlite.create(template)
+          await db.exec("CREATE TABLE from_template (n int)")
+          await db.close()
+        })
+
+        const marked = (db: PGlite) =>
+          Effect.promise(() => db.query("SELECT to_regclass('from_template') IS NOT NULL AS found")).pipe(
+            Effect.map((result) => (result.rows[0] as { readonly found: boolean }).found)
+          )
+        const scope = yield* Scope.make()
+        const copied = Context.get(yield* Layer.buildWithScope(layerEmbedded(), scope), EmbeddedPostgres)
+        assert.isTrue(yield* marked(copied.db), "the template's table is there")
+        yield* Scope.close(scope, Exit.void)
+
+        const empty = yield* Layer.build(layerEmbedded({ template: false }))
+        assert.isFalse(yield* marked(Context.get(empty, EmbeddedPostgres).db))
+      }),
+    120_000
   )
 })
 

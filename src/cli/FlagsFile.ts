@@ -8,9 +8,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Predicate, Result } from "effect"
+import { Effect, Predicate, Result } from "effect"
 import { parse as parseYaml } from "yaml"
 import { FlagsFileError } from "./Errors.js"
+import { readRegularFile } from "./RegularFile.js"
 
 const isYaml = (path: string): boolean => path.endsWith(".yml") || path.endsWith(".yaml")
 
@@ -75,14 +76,6 @@ export const parseFlagsFile = (path: string, text: string): Result.Result<Readon
  * @category validation
  */
 export const checkFlagsFile = Effect.fn("FlagsFile.check")(function* (path: string) {
-  const fs = yield* FileSystem.FileSystem
-  const text = yield* fs
-    .readFileString(path)
-    .pipe(
-      Effect.mapError(
-        (error) =>
-          new FlagsFileError({ path, problem: error.reason._tag === "NotFound" ? "no such file" : error.message })
-      )
-    )
+  const text = yield* readRegularFile(path).pipe(Effect.mapError((problem) => new FlagsFileError({ path, problem })))
   return yield* Effect.fromResult(parseFlagsFile(path, text))
 })

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, FileSystem, Predicate, Result, Schema, SchemaIssue } from "effect"
+import { Clock, Effect, Predicate, Result, Schema, SchemaIssue } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { resolveTable } from "../internal/userTable.js"
@@ -15,6 +15,7 @@ import { DAY_MS } from "../Segmentation.js"
 import { parseMetadata, type User, UserFromRow } from "../User.js"
 import * as UserTable from "../UserTable.js"
 import { UsersFileError } from "./Errors.js"
+import { readRegularFile } from "./RegularFile.js"
 
 /**
  * A users file, decoded.
@@ -112,15 +113,7 @@ export const parseUsersFile = (path: string, text: string, now: number): Result.
  * @category decoding
  */
 export const loadUsersFile = Effect.fn("UsersFile.load")(function* (path: string) {
-  const fs = yield* FileSystem.FileSystem
-  const text = yield* fs
-    .readFileString(path)
-    .pipe(
-      Effect.mapError(
-        (error) =>
-          new UsersFileError({ path, problem: error.reason._tag === "NotFound" ? "no such file" : error.message })
-      )
-    )
+  const text = yield* readRegularFile(path).pipe(Effect.mapError((problem) => new UsersFileError({ path, problem })))
   const now = yield* Clock.currentTimeMillis
   return yield* Effect.fromResult(parseUsersFile(path, text, now))
 })
