@@ -9,7 +9,7 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { FlagClient } from "../src/FlagClient.js"
 import { UserRepo } from "../src/UserRepo.js"
 import { openDatabase } from "./database.js"
-import { benchFlag, flagStack, flagsFile, makeUser, quietLogs, userId } from "./fixtures.js"
+import { benchFlag, flagStack, flagsFile, isBeta, quietLogs, userId } from "./fixtures.js"
 import { quantile, since } from "./harness.js"
 
 /** Options of {@link measureBurst}. */
@@ -64,7 +64,7 @@ export const measureBurst = async (options: BurstOptions = {}): Promise<BurstRes
           const start = performance.now()
           const evaluation = yield* client.evaluate(benchFlag, userId(i), false)
           latencies.push(since(start))
-          const expected = (makeUser(i).metadata["segments"] as ReadonlyArray<string>).includes("beta")
+          const expected = isBeta(i)
           if (evaluation.context === "full" && evaluation.fallback === null && evaluation.value === expected) full++
           else if (evaluation.context === "id-only" && evaluation.fallback === "UserRepoUnavailable") idOnly++
           else wrong++

@@ -49,6 +49,9 @@ const CREATED = Date.UTC(2024, 0, 1)
 /** The id of synthetic user `i`. */
 export const userId = (i: number): UserId => `user-${i}` as UserId
 
+/** Whether synthetic user `i` is in the `beta` segment (every tenth one), without building it. */
+export const isBeta = (i: number): boolean => i % 10 === 0
+
 /** Synthetic user `i`: every tenth one is in the `beta` segment. */
 export const makeUser = (i: number): User =>
   new User({
@@ -58,7 +61,7 @@ export const makeUser = (i: number): User =>
     name: i % 3 === 0 ? null : `User ${i}`,
     created_at: DateTime.makeUnsafe(CREATED + i * 1000),
     updated_at: DateTime.makeUnsafe(CREATED + i * 1000),
-    metadata: { segments: i % 10 === 0 ? ["beta"] : [], plan: i % 4 === 0 ? "pro" : "free", index: i }
+    metadata: { segments: isBeta(i) ? ["beta"] : [], plan: i % 4 === 0 ? "pro" : "free", index: i }
   })
 
 /** A flags file holding the benchmark flag; removed when the scope closes. */

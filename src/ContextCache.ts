@@ -12,7 +12,7 @@ import {
   Duration,
   Effect,
   Exit,
-  Fiber,
+  type Fiber,
   Layer,
   Metric,
   MutableHashMap,
@@ -32,8 +32,7 @@ import {
   type UserNotFound,
   UserRepo,
   UserRepoError,
-  validateUserId,
-  withLookupTimeout
+  validateUserId
 } from "./UserRepo.js"
 
 /**
@@ -180,6 +179,9 @@ class CachedUser {
 
 const isUserId = Schema.is(UserId)
 
+/** Deadlines within this many milliseconds of each other share one timer. */
+const deadlineGrain = 10
+
 const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   const repo = yield* UserRepo
   const builder = yield* ContextBuilder
@@ -191,14 +193,14 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   const lookupTimeout = options.lookupTimeout ?? contextCacheDefaults.lookupTimeout
   const counts = { hits: 0, misses: 0, lookups: 0, evictions: 0 }
 
+  // No timer here: a lookup is bounded by the shared deadlines below (`startLookup`).
   const lookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
     Effect.suspend(() => {
       counts.lookups++
-      return repo.getById(userId).pipe(
-        withLookupTimeout(userId, lookupTimeout),
-        Effect.flatMap((user) =>
-          Effect.clockWith((clock) =>
-            Effect.succeed(new CachedUser(user, builder, clock.currentTimeMillisUnsafe(), hashKey(userId)))
+      return Effect.flatMap(repo.getById(userId), (user) =>
+        Effect.withFiber((fiber) =>
+          Effect.succeed(
+            new CachedUser(user, builder, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(), hashKey(userId))
           )
         )
       )
@@ -263,42 +265,107 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
 
   // A caller waits for a lookup at most `lookupTimeout` from its own request, whatever the lookup
   // does: under a burst a lookup may start late (the pool busy), and a custom repository may not
-  // be interruptible. The caller joins the lookup's fiber instead of becoming one of the Cache's
+  // be interruptible. The caller observes the lookup's fiber instead of becoming one of the Cache's
   // awaiters, so giving up costs nothing and never interrupts the lookup other callers share; the
-  // lookup still ends at its own timeout.
+  // lookup itself is interrupted at its own deadline (an uninterruptible one ends when it can).
+  //
+  // Deadlines are grouped: every deadline that falls in the same slice of `deadlineGrain` ms
+  // (rounded up) shares one timer, a sleep on the caller's `Clock`. A burst of 10,000 cold users
+  // then costs a handful of timers instead of two fibers per caller and per lookup.
   const lookupTimeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(lookupTimeout))
-  const waitFor = (
-    userId: string,
-    lookup: Fiber.Fiber<CachedUser, ContextCacheError>
-  ): Effect.Effect<CachedUser, ContextCacheError> =>
-    Effect.timeoutOrElse(Fiber.join(lookup), {
-      duration: lookupTimeout,
-      orElse: () =>
-        Effect.fail(
-          new UserRepoError({
-            userId,
-            reason: "Timeout",
-            cause: new Error(`no answer within ${lookupTimeoutMillis} ms of the request`)
+  const groups = new Map<number, Set<() => void>>()
+  const timers = new Set<Fiber.Fiber<void>>()
+  const atDeadline = (fiber: Fiber.Fiber<unknown, unknown>, now: number, onDeadline: () => void): (() => void) => {
+    const at = Math.ceil((now + lookupTimeoutMillis) / deadlineGrain) * deadlineGrain
+    let group = groups.get(at)
+    if (group === undefined) {
+      const members = new Set<() => void>()
+      group = members
+      groups.set(at, members)
+      const timer: Fiber.Fiber<void> = Effect.runForkWith(fiber.context)(
+        Effect.andThen(
+          Effect.sleep(Duration.millis(Math.max(0, at - now))),
+          Effect.sync(() => {
+            groups.delete(at)
+            timers.delete(timer)
+            for (const member of members) member()
           })
         )
+      )
+      timers.add(timer)
+    }
+    const members = group
+    members.add(onDeadline)
+    return () => {
+      members.delete(onDeadline)
+    }
+  }
+
+  const timedOut = (userId: string) =>
+    new UserRepoError({
+      userId,
+      reason: "Timeout",
+      cause: new Error(`no answer within ${lookupTimeoutMillis} ms of the request`)
     })
+
+  // A lookup interrupted at its deadline is a timeout for whoever still waits for it.
+  const settle = (userId: string, exit: Exit.Exit<CachedUser, ContextCacheError>) =>
+    Exit.hasInterrupts(exit) ? Effect.fail(timedOut(userId)) : exit
+
+  const waitFor = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    now: number,
+    userId: string,
+    lookup: Fiber.Fiber<CachedUser, ContextCacheError>
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    const settled = lookup.pollUnsafe()
+    if (settled !== undefined) return settle(userId, settled)
+    return Effect.callback<CachedUser, ContextCacheError>((resume) => {
+      let done = false
+      const cancel = atDeadline(fiber, now, () => {
+        if (done) return
+        done = true
+        stopObserving()
+        resume(Effect.fail(timedOut(userId)))
+      })
+      const stopObserving = lookup.addObserver((exit) => {
+        if (done) return
+        done = true
+        cancel()
+        resume(settle(userId, exit))
+      })
+      return Effect.sync(() => {
+        done = true
+        cancel()
+        stopObserving()
+      })
+    })
+  }
+
+  // Interrupts a lookup still running at its deadline (the Cache then drops its entry).
+  const boundLookup = (fiber: Fiber.Fiber<unknown, unknown>, now: number, lookup: Fiber.Fiber<unknown, unknown>) => {
+    if (lookup.pollUnsafe() !== undefined) return
+    const cancel = atDeadline(fiber, now, () => lookup.interruptUnsafe())
+    lookup.addObserver(cancel)
+  }
 
   const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
     Effect.withFiber((fiber) => {
       const hash = hashKey(userId)
       sketch.increment(hash)
-      const entry = liveEntry(userId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+      const entry = liveEntry(userId, now)
       if (entry !== undefined) {
         if (entry.fiber.pollUnsafe() !== undefined) {
           counts.hits++
           return Cache.get(cache, userId)
         }
         counts.misses++
-        return waitFor(userId, entry.fiber)
+        return waitFor(fiber, now, userId, entry.fiber)
       }
       counts.misses++
       const inFlight = unadmitted.get(userId)
-      if (inFlight !== undefined) return waitFor(userId, inFlight)
+      if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
       if (!makeRoomFor(userId, hash)) {
         return Effect.flatMap(Effect.forkDetach(lookup(userId), { startImmediately: true }), (loading) => {
           if (loading.pollUnsafe() === undefined) {
@@ -306,13 +373,16 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
             loading.addObserver(() => {
               if (unadmitted.get(userId) === loading) unadmitted.delete(userId)
             })
+            boundLookup(fiber, now, loading)
           }
-          return waitFor(userId, loading)
+          return waitFor(fiber, now, userId, loading)
         })
       }
-      return Effect.flatMap(Effect.forkDetach(Cache.get(cache, userId), { startImmediately: true }), (lookup) =>
-        waitFor(userId, lookup)
-      )
+      return Effect.flatMap(Effect.forkDetach(Cache.get(cache, userId), { startImmediately: true }), (waiting) => {
+        const started = MutableHashMap.get(map, userId)
+        if (Option.isSome(started)) boundLookup(fiber, now, started.value.fiber)
+        return waitFor(fiber, now, userId, waiting)
+      })
     })
 
   const getValid = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
@@ -357,6 +427,9 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
       for (const registration of registrations) registration.remove()
+      for (const timer of timers) timer.interruptUnsafe()
+      timers.clear()
+      groups.clear()
     })
   )
 

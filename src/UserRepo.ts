@@ -13,6 +13,7 @@ import {
   Effect,
   Exit,
   Layer,
+  Option,
   Predicate,
   Request,
   RequestResolver,
@@ -375,6 +376,7 @@ export declare namespace UserRepo {
 export const defaultLookupTimeout: Duration.Duration = Duration.seconds(1)
 
 const decodeUserId = Schema.decodeUnknownEffect(UserId)
+const isUserId = Schema.is(UserId)
 
 /**
  * Checks an id before any I/O.
@@ -465,8 +467,14 @@ const makeMemoryRows = (rows: Iterable<unknown>, options: UserRepo.MemoryRowsOpt
 /** What the statement found for one id: a decoded row, a row that did not decode, or nothing. */
 type LookupResult = Decoded | DecodeFailure | undefined
 
+/** The batch statement ran out of time: every id of the batch not answered yet gets this. */
+class BatchTimeout {
+  readonly _tag = "BatchTimeout"
+  constructor(readonly cause: Error) {}
+}
+
 /** One id to look up, in the text form the id column writes. */
-interface Lookup extends Request.Request<LookupResult, SqlError> {
+interface Lookup extends Request.Request<LookupResult, SqlError | BatchTimeout> {
   readonly id: string
 }
 
@@ -553,6 +561,7 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   }
   const sql = (yield* SqlClient).withoutTransforms()
   const timeout = options.timeout ?? defaultLookupTimeout
+  const timeoutText = Duration.format(Duration.fromInputUnsafe(timeout))
   const limits = config.limits
 
   // A database that can't be reached at build is an outage, not a misconfiguration: the check
@@ -584,29 +593,31 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   const currentPlan = (userId: string): Effect.Effect<TablePlan, UserRepoError> =>
     plan !== undefined
       ? Effect.succeed(plan)
-      : inspecting.withPermits(1)(
-          Effect.suspend(() => {
-            if (plan !== undefined) return Effect.succeed(plan)
-            const now = Date.now()
-            if (lastFailure !== undefined && now - lastFailure.at < 1_000) {
-              return Effect.fail(failedCheck(userId, lastFailure.cause))
-            }
-            return inspectTable(sql, config).pipe(
-              Effect.tap((checked) =>
-                Effect.sync(() => {
-                  plan = checked
-                  lastFailure = undefined
-                })
-              ),
-              Effect.tapError((cause) =>
-                Effect.sync(() => {
-                  lastFailure = { at: Date.now(), cause }
-                })
-              ),
-              Effect.mapError((cause) => failedCheck(userId, cause))
-            )
-          })
-        )
+      : inspecting
+          .withPermits(1)(
+            Effect.suspend(() => {
+              if (plan !== undefined) return Effect.succeed(plan)
+              const now = Date.now()
+              if (lastFailure !== undefined && now - lastFailure.at < 1_000) {
+                return Effect.fail(failedCheck(userId, lastFailure.cause))
+              }
+              return inspectTable(sql, config).pipe(
+                Effect.tap((checked) =>
+                  Effect.sync(() => {
+                    plan = checked
+                    lastFailure = undefined
+                  })
+                ),
+                Effect.tapError((cause) =>
+                  Effect.sync(() => {
+                    lastFailure = { at: Date.now(), cause }
+                  })
+                ),
+                Effect.mapError((cause) => failedCheck(userId, cause))
+              )
+            })
+          )
+          .pipe(withLookupTimeout(userId, timeout))
 
   /** The row of one id: `undefined` when there is none, or when the id column can't hold it. */
   const lookupRow = (userId: UserId): Effect.Effect<LookupResult, UserRepoError> =>
@@ -614,9 +625,10 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
       const key = current.normalizeId(userId)
       // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
       if (key === undefined) return Effect.succeed(undefined)
-      return Effect.mapError(
-        Effect.request(Lookup({ id: key }), resolver),
-        (error) => new UserRepoError({ userId, reason: classifySql(error), cause: error })
+      return Effect.mapError(Effect.request(Lookup({ id: key }), resolver), (error) =>
+        error._tag === "BatchTimeout"
+          ? new UserRepoError({ userId, reason: "Timeout", cause: error.cause })
+          : new UserRepoError({ userId, reason: classifySql(error), cause: error })
       )
     })
 
@@ -660,13 +672,18 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
       if (current === undefined) return // unreachable: lookups wait for the plan
       const rows = new Map<string, unknown>()
       const failures = new Map<string, SqlError>()
-      yield* fetch(current, Array.from(byId.keys()), rows, failures)
+      // One deadline for the whole batch (its statement, and the bisection's): the lookups of the
+      // batch share it instead of each running a timer of its own.
+      const finished = yield* Effect.timeoutOption(fetch(current, Array.from(byId.keys()), rows, failures), timeout)
+      const timedOut = Option.isNone(finished)
+        ? new BatchTimeout(new Error(`lookup exceeded ${timeoutText}`))
+        : undefined
       let done = 0
       for (const [id, waiting] of byId) {
-        const failure = failures.get(id)
+        const failure = failures.get(id) ?? timedOut
         const row = rows.get(id)
-        const exit: Exit.Exit<LookupResult, SqlError> =
-          failure !== undefined
+        const exit: Exit.Exit<LookupResult, SqlError | BatchTimeout> =
+          failure !== undefined && row === undefined
             ? Exit.fail(failure)
             : Exit.succeed(row === undefined ? undefined : decodeUserRow(row, limits))
         for (const entry of waiting) entry.completeUnsafe(exit)
@@ -676,16 +693,20 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
 
   return UserRepo.of({
-    getById: Effect.fn("UserRepo.getById")(function* (id: string) {
-      const userId = yield* validateUserId(id)
-      const result = yield* withLookupTimeout(userId, timeout)(lookupRow(userId))
-      if (result === undefined) return yield* new UserNotFound({ userId })
-      if ("failure" in result) {
-        return yield* new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) })
-      }
-      if (result.problem !== undefined) yield* warnMetadata(userId, result.problem)
-      return result.user
-    })
+    // Untraced and without a timer of its own: this is the miss path, once per user loaded (the
+    // batch statement carries the deadline, see the resolver).
+    getById: (id: string) =>
+      Effect.flatMap(isUserId(id) ? Effect.succeed(id) : validateUserId(id), (userId) =>
+        Effect.flatMap(lookupRow(userId), (result): Effect.Effect<User, UserNotFound | UserRepoError> => {
+          if (result === undefined) return Effect.fail(new UserNotFound({ userId }))
+          if ("failure" in result) {
+            return Effect.fail(new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) }))
+          }
+          return result.problem === undefined
+            ? Effect.succeed(result.user)
+            : Effect.as(warnMetadata(userId, result.problem), result.user)
+        })
+      )
   })
 })
 
