@@ -23,6 +23,7 @@ import {
 import type { PgClient } from "@effect/sql-pg"
 import { ContextBuilder } from "./ContextBuilder.js"
 import { FrequencySketch, hashKey } from "./internal/frequencySketch.js"
+import { withoutStack } from "./internal/withoutStack.js"
 import { type InvalidateOn, type ListenOptions, listenIfNotify } from "./internal/notifyListener.js"
 import type { UserContext } from "./Segmentation.js"
 import { type User, UserId } from "./User.js"
@@ -302,11 +303,14 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   }
 
   const timedOut = (userId: string) =>
-    new UserRepoError({
-      userId,
-      reason: "Timeout",
-      cause: new Error(`no answer within ${lookupTimeoutMillis} ms of the request`)
-    })
+    withoutStack(
+      () =>
+        new UserRepoError({
+          userId,
+          reason: "Timeout",
+          cause: new Error(`no answer within ${lookupTimeoutMillis} ms of the request`)
+        })
+    )
 
   // A lookup interrupted at its deadline is a timeout for whoever still waits for it.
   const settle = (userId: string, exit: Exit.Exit<CachedUser, ContextCacheError>) =>

@@ -41,6 +41,7 @@ import {
   type TableProblem
 } from "./internal/pgUserTable.js"
 import { type Decoded, type DecodeFailure, decodeUserRow } from "./internal/userDecoder.js"
+import { withoutStack } from "./internal/withoutStack.js"
 import { parseMetadata, type User, UserFromJson, UserFromRow, UserId } from "./User.js"
 import * as UserTable from "./UserTable.js"
 
@@ -626,9 +627,11 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
       // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
       if (key === undefined) return Effect.succeed(undefined)
       return Effect.mapError(Effect.request(Lookup({ id: key }), resolver), (error) =>
-        error._tag === "BatchTimeout"
-          ? new UserRepoError({ userId, reason: "Timeout", cause: error.cause })
-          : new UserRepoError({ userId, reason: classifySql(error), cause: error })
+        withoutStack(() =>
+          error._tag === "BatchTimeout"
+            ? new UserRepoError({ userId, reason: "Timeout", cause: error.cause })
+            : new UserRepoError({ userId, reason: classifySql(error), cause: error })
+        )
       )
     })
 
@@ -698,7 +701,7 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
     getById: (id: string) =>
       Effect.flatMap(isUserId(id) ? Effect.succeed(id) : validateUserId(id), (userId) =>
         Effect.flatMap(lookupRow(userId), (result): Effect.Effect<User, UserNotFound | UserRepoError> => {
-          if (result === undefined) return Effect.fail(new UserNotFound({ userId }))
+          if (result === undefined) return Effect.fail(withoutStack(() => new UserNotFound({ userId })))
           if ("failure" in result) {
             return Effect.fail(new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) }))
           }
