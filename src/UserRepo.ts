@@ -12,6 +12,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Layer,
   Option,
   Predicate,
@@ -677,7 +678,15 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
       const failures = new Map<string, SqlError>()
       // One deadline for the whole batch (its statement, and the bisection's): the lookups of the
       // batch share it instead of each running a timer of its own.
-      const finished = yield* Effect.timeoutOption(fetch(current, Array.from(byId.keys()), rows, failures), timeout)
+      // The statement runs in a fiber of its own so that running out of time answers at once: an
+      // interrupted statement may take long to end (a session busy elsewhere), and it is not awaited.
+      const fetching = yield* Effect.forkDetach(fetch(current, Array.from(byId.keys()), rows, failures), {
+        startImmediately: true
+      })
+      const finished = yield* Effect.timeoutOption(Fiber.join(fetching), timeout).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => fetching.interruptUnsafe()))
+      )
+      if (Option.isNone(finished)) fetching.interruptUnsafe()
       const timedOut = Option.isNone(finished)
         ? new BatchTimeout(new Error(`lookup exceeded ${timeoutText}`))
         : undefined
