@@ -98,6 +98,40 @@ describe("ContextCache", () => {
       })
   )
 
+  it.effect(
+    "a user invalidated while its lookup runs is not cached from that lookup; waiting callers still answer",
+    () =>
+      Effect.gen(function* () {
+        let calls = 0
+        const slow = Layer.succeed(
+          UserRepo,
+          UserRepo.of({
+            getById: (userId) =>
+              Effect.suspend(() => {
+                calls++
+                return Effect.as(Effect.sleep("100 millis"), makeUser(userId, NOW, calls))
+              })
+          })
+        )
+        yield* Effect.gen(function* () {
+          const cache = yield* ContextCache
+          const first = yield* Effect.forkChild(cache.getUser("changing"))
+          yield* TestClock.adjust("10 millis")
+          yield* cache.invalidate("changing")
+          yield* TestClock.adjust("100 millis")
+          assert.strictEqual((yield* Fiber.join(first)).id, "changing")
+          assert.strictEqual(yield* cache.size, 0)
+          const second = yield* Effect.forkChild(cache.getUser("changing"))
+          yield* TestClock.adjust("100 millis")
+          yield* Fiber.join(second)
+          assert.strictEqual(calls, 2)
+          assert.strictEqual(yield* cache.size, 1)
+          yield* cache.getUser("changing")
+          assert.strictEqual(calls, 2)
+        }).pipe(Effect.provide(cacheLayer(slow, { lookupTimeout: "1 second" })))
+      })
+  )
+
   it.effect("a failed lookup is never cached: the next call tries again", () =>
     Effect.gen(function* () {
       let calls = 0
