@@ -391,10 +391,10 @@ export const richContextHook = <R, E>(runtime: ManagedRuntime.ManagedRuntime<R |
       enriched[key] = value as EvaluationContextValue
     }
     // Attributes the rules mark private stay private with providers that honour `privateAttributes`
-    // (the LaunchDarkly provider turns it into `_meta.privateAttributes`).
-    const privateAttributes = resolved.context._meta?.privateAttributes
-    if (privateAttributes !== undefined && !("privateAttributes" in hookContext.context)) {
-      enriched.privateAttributes = [...privateAttributes]
+    // (the LaunchDarkly provider turns it into `_meta.privateAttributes`): the provider's own SDK
+    // client does not have this client's `privateAttributes` option.
+    if (!("privateAttributes" in hookContext.context)) {
+      enriched.privateAttributes = [...resolved.privateAttributes, ...(resolved.context._meta?.privateAttributes ?? [])]
     }
     return enriched
   }

@@ -93,10 +93,20 @@ describe("FlagClient.track", () => {
   it.live("track - per-evaluation attributes are sent on a copy of the cached context", () =>
     withRecordedEvents((client, server) =>
       Effect.gen(function* () {
-        yield* client.track("clicked", id("ada"), undefined, undefined, { attributes: { page: "pricing" } })
+        yield* client.track("clicked", id("ada"), undefined, undefined, {
+          attributes: { page: "pricing", ip: "203.0.113.9" },
+          publicAttributes: ["page"]
+        })
         yield* flush(client)
         const [event] = custom(server)
-        assert.strictEqual((event?.context as Record<string, unknown> | undefined)?.page, "pricing")
+        const sent = event?.context as Record<string, unknown> | undefined
+        assert.strictEqual(sent?.page, "pricing")
+        // Private by default: redacted by the SDK, as the user's email, name and metadata are.
+        assert.isFalse("ip" in (sent ?? {}))
+        assert.includeMembers(
+          [...((sent?._meta as { redactedAttributes?: Array<string> } | undefined)?.redactedAttributes ?? [])],
+          ["ip", "email", "name", "/custom"]
+        )
         const cached = yield* client.contextFor(id("ada"))
         assert.isUndefined(cached.context?.page)
       })
@@ -140,12 +150,14 @@ describe("FlagClient.contextFor", () => {
         assert.deepStrictEqual(yield* client.contextFor(id("ghost")), {
           context: { kind: "user", key: "ghost" },
           kind: "id-only",
-          fallback: "UserNotFound"
+          fallback: "UserNotFound",
+          privateAttributes: ["email", "name", "/custom"]
         })
         assert.deepStrictEqual(yield* client.contextFor(id("")), {
           context: undefined,
           kind: "id-only",
-          fallback: "InvalidUserId"
+          fallback: "InvalidUserId",
+          privateAttributes: ["email", "name", "/custom"]
         })
         const idOnly = yield* client.contextFor(id("ada"), { useUserIdOnly: true, role: "admin" })
         assert.deepStrictEqual(idOnly.context, { kind: "user", key: "ada", role: "admin", segments: ["admin"] })

@@ -447,7 +447,12 @@ describe("OpenFeature provider - track", () => {
           assert.deepStrictEqual(event?.data, { currency: "EUR" })
           const context = event?.context as Record<string, unknown> | undefined
           assert.strictEqual(context?.key, "ada")
-          assert.strictEqual(context?.page, "checkout")
+          // A per-evaluation attribute is private unless declared public: redacted, as the user's PII.
+          assert.isFalse("page" in (context ?? {}))
+          assert.includeMembers(
+            [...((context?._meta as { redactedAttributes?: Array<string> } | undefined)?.redactedAttributes ?? [])],
+            ["page", "email", "name", "/custom"]
+          )
           assert.include(context?.segments as ReadonlyArray<string>, "beta")
         })
       )
@@ -500,6 +505,7 @@ describe("richContextHook", () => {
   it("a before hook that gives any provider the rich context", async () => {
     const flags = makeFlagClientPromise(FlagClient.layerTestWith({ users: [ada, bob] }))
     const name = domain()
+    const seen: Array<Record<string, unknown>> = []
     await OpenFeature.setProviderAndWait(
       name,
       new TypedInMemoryProvider({
@@ -507,8 +513,10 @@ describe("richContextHook", () => {
           variants: { on: true, off: false },
           defaultVariant: "off",
           disabled: false,
-          contextEvaluator: (context) =>
-            Array.isArray(context.segments) && context.segments.includes("beta") ? "on" : "off"
+          contextEvaluator: (context) => {
+            seen.push({ ...context })
+            return Array.isArray(context.segments) && context.segments.includes("beta") ? "on" : "off"
+          }
         }
       })
     )
@@ -518,6 +526,8 @@ describe("richContextHook", () => {
       client.addHooks(richContextHook(flags.runtime))
       assert.isTrue(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "ada" }))
       assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "bob" }))
+      // The client's private attributes travel with the rich context, for the provider's own events.
+      assert.deepStrictEqual(seen.at(-2)?.["privateAttributes"], ["email", "name", "/custom"])
       // Fields the caller set win over the rich context.
       assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "ada", segments: [] }))
     } finally {
