@@ -109,8 +109,9 @@ export interface EvaluationOptions {
   /** Skip the user lookup and evaluate with the id alone. */
   readonly useUserIdOnly?: boolean | undefined
   /**
-   * Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored).
-   * They are private (redacted from the events sent to LaunchDarkly) unless named in `publicAttributes`.
+   * Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored; a
+   * `custom` object is merged over the user's metadata). They are private (redacted from the
+   * events sent to LaunchDarkly) unless named in `publicAttributes`.
    */
   readonly attributes?: Readonly<Record<string, Json>> | undefined
   /** Names of `attributes` sent to LaunchDarkly in clear, for example to see them in its UI. */
@@ -360,7 +361,8 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
  * (`@launchdarkly/node-server-sdk-redis`), big segments, a proxy. Provide it with
  * `Layer.succeed(FlagClientSdkOptions, options)` (or `Layer.effect`, to build a store from
  * configuration). Merged over this library's own options; `layerWith`'s `sdkOptions` are merged
- * last; `hooks` and `plugins` of both are kept.
+ * last; `hooks` and `plugins` of both are kept, and `privateAttributes` add to the ones the
+ * segmentation rules make private.
  *
  * @since 0.2.0
  * @category config
