@@ -9,7 +9,7 @@ import {
   idOnlyContext,
   makeRules,
   User,
-  type UserId,
+  UserId,
   withRequestAttributes
 } from "effect-flag-context"
 
@@ -22,7 +22,7 @@ const rules = makeRules({
 
 const now = Date.UTC(2026, 0, 31)
 const ada = new User({
-  id: "user-42" as UserId,
+  id: UserId.make("user-42"),
   email: "Ada@AGPT.co",
   email_verified: true,
   name: "Ada",
