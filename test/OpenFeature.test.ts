@@ -430,7 +430,7 @@ describe("OpenFeature provider - track", () => {
           yield* Effect.promise(() => OpenFeature.setProviderAndWait(name, FlagClientProvider.fromRuntime(runtime)))
           OpenFeature.getClient(name).track(
             "purchase",
-            { targetingKey: "ada", page: "checkout" },
+            { targetingKey: "ada", page: "checkout", plan: "pro", publicAttributes: ["plan"] },
             {
               value: 9.99,
               currency: "EUR"
@@ -450,6 +450,7 @@ describe("OpenFeature provider - track", () => {
           // Fields of the OpenFeature context are per-request attributes: private (redacted) by default.
           assert.isUndefined(context?.page)
           assert.notInclude(JSON.stringify(event), "checkout")
+          assert.strictEqual(context?.plan, "pro")
           assert.include(context?.segments as ReadonlyArray<string>, "beta")
         })
       )
