@@ -10,7 +10,7 @@ import {
   makeRules,
   privateAttributeReferences,
   User,
-  type UserId,
+  UserId,
   withRequestAttributes
 } from "effect-flag-context"
 
@@ -23,7 +23,7 @@ const rules = makeRules({
 
 const now = Date.UTC(2026, 0, 31)
 const ada = new User({
-  id: "user-42" as UserId,
+  id: UserId.make("user-42"),
   email: "Ada@AGPT.co",
   email_verified: true,
   name: "Ada",
