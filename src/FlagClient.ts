@@ -1137,11 +1137,12 @@ export class TestFlags extends Context.Service<
 // The SDK client on the `TestData` of the current `TestFlags`.
 const testClient = Effect.gen(function* () {
   const { testData } = yield* TestFlags
-  const extra = yield* sdkOptionsOf(undefined)
+  // Only the rules' private attributes: a test client takes no `FlagClientSdkOptions` (a store, a proxy).
+  const privateAttributes = [...(yield* rulesPrivateAttributes)]
   const sdk = yield* Effect.orDie(
     acquireClient(
       "test",
-      { ...localOptions, ...extra, updateProcessor: testData.getFactory() },
+      { ...localOptions, privateAttributes, updateProcessor: testData.getFactory() },
       Duration.seconds(5),
       true
     )

@@ -167,6 +167,16 @@ describe("FlagClient.contextFor", () => {
     )
   )
 
+  it.live("contextFor - privateAttributes are the references of the layer's rules", () =>
+    Effect.gen(function* () {
+      const resolved = yield* FlagClient.contextFor(id("ada"))
+      assert.deepStrictEqual(resolved.privateAttributes, ["email", "/custom/plan"])
+      assert.isFalse("_meta" in (resolved.context ?? {}))
+    }).pipe(
+      Effect.provide(FlagClient.layerTestWith({ users: [ada], rules: { privateAttributes: ["email", "custom_plan"] } }))
+    )
+  )
+
   it.live("contextFor - the static accessor reads the current FlagClient", () =>
     FlagClient.contextFor(id("ada")).pipe(
       Effect.map((resolved) => assert.strictEqual(resolved.kind, "full")),
