@@ -14,6 +14,7 @@ import {
   FlagClientInitError,
   FlagClientMetrics,
   type FlagClientOptions,
+  FlagClientSdkOptions,
   maxFlagSeries,
   TestFlags
 } from "../src/FlagClient.js"
@@ -657,7 +658,7 @@ describe("FlagClient - production layer", () => {
   )
 
   it.effect(
-    "privacy - the rules' private list (custom_<key> read as /custom/<key>) and sdkOptions' are both applied",
+    "privacy - the rules' private list (custom_<key> read as /custom/<key>), FlagClientSdkOptions' and sdkOptions' all apply",
     () =>
       Effect.gen(function* () {
         const events = yield* loopbackEvents
@@ -677,6 +678,7 @@ describe("FlagClient - production layer", () => {
                 privateAttributes: ["email_domain"]
               }
             }).pipe(
+              Layer.provide(Layer.succeed(FlagClientSdkOptions, { privateAttributes: ["email_verified"] })),
               Layer.provideMerge(ContextCache.layer({ lookupTimeout: "1 second" })),
               Layer.provideMerge(
                 Layer.mergeAll(
@@ -690,8 +692,8 @@ describe("FlagClient - production layer", () => {
         const indexed = events.indexed()
         assert.strictEqual(indexed?.["name"], "present")
         assert.deepStrictEqual(indexed?.["custom"], {})
-        for (const name of ["email", "email_domain"]) assert.isFalse(name in (indexed ?? {}), name)
-        assert.sameMembers(redactedOf(indexed), ["email", "email_domain", "/custom/plan"])
+        for (const name of ["email", "email_domain", "email_verified"]) assert.isFalse(name in (indexed ?? {}), name)
+        assert.sameMembers(redactedOf(indexed), ["email", "email_domain", "email_verified", "/custom/plan"])
       })
   )
 
