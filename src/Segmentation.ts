@@ -52,7 +52,7 @@ export interface SegmentationRules {
   /**
    * What LaunchDarkly must not record in events: `"pii"` is `email`, `name` and the whole `custom`
    * object; a list names attributes or attribute references (`/custom/plan`; a legacy
-   * `custom_<key>` means `/custom/<key>`). Given once to the SDK, see {@link privateAttributeReferences}.
+   * `custom_<key>` means `/custom/<key>`). Given once to the SDK: see {@link privateAttributeReferences}.
    */
   readonly privateAttributes: "pii" | ReadonlyArray<string>
 }
@@ -86,9 +86,9 @@ export const makeRules = (rules: Partial<SegmentationRules> = {}): SegmentationR
 /**
  * A LaunchDarkly single-kind `user` context, as this library builds it. It is assignable to the
  * SDK's `LDContext`. The user's metadata is the object attribute `custom` (targeted in LaunchDarkly
- * with the reference `/custom/<key>`). A user's context has no `_meta`: its private attributes are named once, in the
- * SDK's options ({@link privateAttributeReferences}); only per-request private attributes add a
- * `_meta` (see {@link withRequestAttributes}).
+ * with the reference `/custom/<key>`). A user's context has no `_meta`: its private attributes are
+ * named once, in the SDK's options ({@link privateAttributeReferences}); only per-request private
+ * attributes add a `_meta` (see {@link withRequestAttributes}).
  *
  * @since 0.1.0
  * @category models
