@@ -43,6 +43,8 @@ export interface AttacksOptions {
   readonly bigRowRate?: number | undefined
   /** Size of the big row's metadata, in MiB. Default 17. */
   readonly bigRowMiB?: number | undefined
+  /** Also run the big-row attack with the byte bound lifted above the row (the state before the fix). Default `true`. */
+  readonly unbounded?: boolean | undefined
 }
 
 /** One scenario's legitimate evaluations and the attacker's requests. */
@@ -80,6 +82,8 @@ export interface AttacksResult {
   readonly baseline: AttackScenario
   readonly nul: AttackScenario
   readonly bigRow: AttackScenario
+  /** The big-row attack with `metadataLimits.maxBytes` above the row's size; absent when not measured. */
+  readonly unbounded: AttackScenario | undefined
   readonly baselineAgain: AttackScenario
 }
 
@@ -106,14 +110,17 @@ export const measureAttacks = async (options: AttacksOptions = {}): Promise<Atta
     )
     const seedMs = since(seedStart)
     const path = yield* flagsFile
-    const stack = flagStack(path, UserRepo.layerPg({ table: `${schema}.User` }), { capacity }).pipe(
-      Layer.provide(Layer.succeedContext(database.services))
-    )
+    const stackWith = (repo: UserRepo.PgOptions) =>
+      flagStack(path, UserRepo.layerPg({ table: `${schema}.User`, ...repo }), { capacity }).pipe(
+        Layer.provide(Layer.succeedContext(database.services))
+      )
+    const defaults = stackWith({})
 
     /** One scenario on a fresh stack (an empty cache), with `attack` run at `rate` requests/s alongside. */
     const scenario = (
       name: string,
       durationMs: number,
+      stack: typeof defaults,
       attack?: {
         readonly rate: number
         readonly request: (
@@ -199,19 +206,31 @@ export const measureAttacks = async (options: AttacksOptions = {}): Promise<Atta
       evaluation.fallback ?? evaluation.context
 
     // A short run first, not reported, so that the baseline is not the one that pays the warm-up.
-    yield* scenario("warm-up", Math.min(1_000, durationMs))
-    const baseline = yield* scenario("baseline", durationMs)
-    const nul = yield* scenario("NUL ids", durationMs, {
+    yield* scenario("warm-up", Math.min(1_000, durationMs), defaults)
+    const baseline = yield* scenario("baseline", durationMs, defaults)
+    const nul = yield* scenario("NUL ids", durationMs, defaults, {
       rate: nulRate,
       // A distinct id each time: none can be answered from the cache.
       request: (n, client) => Effect.map(client.evaluate(benchFlag, `user-${n}\u0000` as UserId, false), outcome)
     })
-    const bigRow = yield* scenario("big row", durationMs, {
+    const bigRowAttack = {
       rate: bigRowRate,
-      request: (_, client, cache) =>
+      request: (_: number, client: FlagClient["Service"], cache: ContextCache["Service"]) =>
         Effect.andThen(cache.invalidate(hugeId), Effect.map(client.evaluate(benchFlag, hugeId, false), outcome))
-    })
-    const baselineAgain = yield* scenario("baseline again", durationMs)
+    }
+    const bigRow = yield* scenario("big row", durationMs, defaults, bigRowAttack)
+    // The same attack with the byte bound lifted above the row: the row crosses the wire again, as
+    // before the fix. Shows what the bound prevents, and that this benchmark would see it.
+    const unbounded =
+      options.unbounded === false
+        ? undefined
+        : yield* scenario(
+            "big row, byte bound lifted",
+            durationMs,
+            stackWith({ metadataLimits: { maxBytes: 2 * bigRowBytes } }),
+            bigRowAttack
+          )
+    const baselineAgain = yield* scenario("baseline again", durationMs, defaults)
     return {
       database: database.db.kind,
       callers,
@@ -225,6 +244,7 @@ export const measureAttacks = async (options: AttacksOptions = {}): Promise<Atta
       baseline,
       nul,
       bigRow,
+      unbounded,
       baselineAgain
     }
   })
@@ -288,12 +308,25 @@ export const attacksReport = (outcome: AttacksOutcome): string => {
         "Statements",
         "Attacker requests: answers"
       ],
-      [row(r.baseline, undefined), row(r.nul, r.nulRate), row(r.bigRow, r.bigRowRate), row(r.baselineAgain, undefined)]
+      [
+        row(r.baseline, undefined),
+        row(r.nul, r.nulRate),
+        row(r.bigRow, r.bigRowRate),
+        ...(r.unbounded === undefined ? [] : [row(r.unbounded, r.bigRowRate)]),
+        row(r.baselineAgain, undefined)
+      ]
     ),
     "",
     `"vs baseline" is against the mean of the two baseline runs (${int(reference)}/s). A NUL id is answered`,
     "`UserNotFound` before batching (it can never match) and never reaches the database; the big row's metadata",
     "is measured in the database, never sent, and read as `{}` with a warning naming the user (`metadataLimits`).",
+    ...(r.unbounded === undefined
+      ? []
+      : [
+          'The row "byte bound lifted" is the same attack with `metadataLimits.maxBytes` set above the row\'s size:',
+          "the row crosses the wire again and fails its batch, as before the fix; it shows what the bound prevents,",
+          "and that this benchmark sees the attack when it bites."
+        ]),
     "",
     "Before the fix (issue 10): with 200 callers, ≈ 23 NUL requests/s made 45,450 of 45,451 legitimate evaluations",
     "fall back; ≈ 7 big-row requests/s made 100% of 13,816 fall back and cut throughput from 3.4k to 1.4k/s.",
