@@ -21,15 +21,17 @@ import type { UserId } from "../src/User.js"
 import { UserRepo } from "../src/UserRepo.js"
 import { openDatabase } from "./database.js"
 import { benchFlag, flagStack, flagsFile, quietLogs, userId } from "./fixtures.js"
-import { fixed, quantile, since, table } from "./harness.js"
+import { fixed, median, quantile, since, table } from "./harness.js"
 
 /** Options of {@link measureAttacks}. */
 export interface AttacksOptions {
   /** Small sizes (a few seconds in all), for a check while developing. */
   readonly quick?: boolean | undefined
-  /** How long each scenario runs. Default 8 s (2 s quick). */
+  /** How long each run of a scenario lasts. Default 5 s (2 s quick). */
   readonly durationMs?: number | undefined
-  /** At most this many legitimate evaluations per scenario. Default 1,000,000. */
+  /** Interleaved rounds: each scenario runs once per round. Default 3 (1 quick). */
+  readonly rounds?: number | undefined
+  /** At most this many legitimate evaluations per run. Default 1,000,000. */
   readonly maxEvaluations?: number | undefined
   /** Concurrent legitimate callers. Default 200 (100 quick). */
   readonly callers?: number | undefined
@@ -47,9 +49,11 @@ export interface AttacksOptions {
   readonly unbounded?: boolean | undefined
 }
 
-/** One scenario's legitimate evaluations and the attacker's requests. */
+/** One scenario's legitimate evaluations and the attacker's requests, over all its rounds. */
 export interface AttackScenario {
   readonly name: string
+  /** Evaluations per second of each round (a round is one run of `durationMs`). */
+  readonly perSecondByRound: ReadonlyArray<number>
   /** Legitimate evaluations answered. */
   readonly evaluations: number
   readonly wallMs: number
@@ -75,21 +79,72 @@ export interface AttacksResult {
   readonly users: number
   readonly capacity: number
   readonly durationMs: number
+  readonly rounds: number
   readonly nulRate: number
   readonly bigRowRate: number
   readonly bigRowBytes: number
+  /** The database's time for one read of the big row's size (`octet_length(metadata::text)`), median of 3. */
+  readonly bigRowReadMs: number
   readonly seedMs: number
   readonly baseline: AttackScenario
   readonly nul: AttackScenario
   readonly bigRow: AttackScenario
   /** The big-row attack with `metadataLimits.maxBytes` above the row's size; absent when not measured. */
   readonly unbounded: AttackScenario | undefined
-  readonly baselineAgain: AttackScenario
+}
+
+/** What one run measured. */
+interface Run {
+  readonly evaluations: number
+  readonly wallMs: number
+  readonly fallbacks: number
+  readonly wrong: number
+  readonly latencies: ReadonlyArray<number>
+  readonly statements: number
+  readonly attackerRequests: number
+  readonly attackerOutcomes: Readonly<Record<string, number>>
+}
+
+/** An attacker: `request` is started `rate` times per second; it answers how it was served. */
+interface Attack {
+  readonly rate: number
+  readonly request: (n: number, client: FlagClient["Service"], cache: ContextCache["Service"]) => Effect.Effect<string>
+}
+
+const aggregate = (name: string, runs: ReadonlyArray<Run>): AttackScenario => {
+  const sum = (figure: (run: Run) => number) => runs.reduce((total, run) => total + figure(run), 0)
+  const evaluations = sum((run) => run.evaluations)
+  const wallMs = sum((run) => run.wallMs)
+  const fallbacks = sum((run) => run.fallbacks)
+  const sorted = runs.flatMap((run) => run.latencies).sort((a, b) => a - b)
+  const attackerOutcomes: Record<string, number> = {}
+  for (const run of runs) {
+    for (const [outcome, count] of Object.entries(run.attackerOutcomes)) {
+      attackerOutcomes[outcome] = (attackerOutcomes[outcome] ?? 0) + count
+    }
+  }
+  return {
+    name,
+    perSecondByRound: runs.map((run) => run.evaluations / (run.wallMs / 1000)),
+    evaluations,
+    wallMs,
+    evaluationsPerSecond: evaluations / (wallMs / 1000),
+    fallbacks,
+    fallbackShare: evaluations === 0 ? Number.NaN : fallbacks / evaluations,
+    wrong: sum((run) => run.wrong),
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+    statements: sum((run) => run.statements),
+    attackerRequests: sum((run) => run.attackerRequests),
+    attackerOutcomes
+  }
 }
 
 export const measureAttacks = async (options: AttacksOptions = {}): Promise<AttacksResult> => {
   const quick = options.quick === true
-  const durationMs = options.durationMs ?? (quick ? 2_000 : 8_000)
+  const durationMs = options.durationMs ?? (quick ? 2_000 : 5_000)
+  const rounds = options.rounds ?? (quick ? 1 : 3)
   const maxEvaluations = options.maxEvaluations ?? 1_000_000
   const callers = options.callers ?? (quick ? 100 : 200)
   const users = options.users ?? (quick ? 5_000 : 20_000)
@@ -116,20 +171,8 @@ export const measureAttacks = async (options: AttacksOptions = {}): Promise<Atta
       )
     const defaults = stackWith({})
 
-    /** One scenario on a fresh stack (an empty cache), with `attack` run at `rate` requests/s alongside. */
-    const scenario = (
-      name: string,
-      durationMs: number,
-      stack: typeof defaults,
-      attack?: {
-        readonly rate: number
-        readonly request: (
-          n: number,
-          client: FlagClient["Service"],
-          cache: ContextCache["Service"]
-        ) => Effect.Effect<string>
-      }
-    ) =>
+    /** One run on a fresh stack (an empty cache), with `attack` run at `rate` requests/s alongside. */
+    const run = (durationMs: number, stack: typeof defaults, attack?: Attack) =>
       Effect.scoped(
         Effect.gen(function* () {
           const services = yield* Layer.build(stack)
@@ -183,69 +226,96 @@ export const measureAttacks = async (options: AttacksOptions = {}): Promise<Atta
           const wallMs = since(start)
           if (attacker !== undefined) yield* Fiber.interrupt(attacker)
           const count = yield* database.count
-          const sorted = Array.from(latencies.subarray(0, done).sort())
           return {
-            name,
             evaluations: done,
             wallMs,
-            evaluationsPerSecond: done / (wallMs / 1000),
             fallbacks,
-            fallbackShare: done === 0 ? Number.NaN : fallbacks / done,
             wrong,
-            p50Ms: quantile(sorted, 0.5),
-            p99Ms: quantile(sorted, 0.99),
-            maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+            latencies: Array.from(latencies.subarray(0, done)),
             statements: count.statements,
             attackerRequests,
             attackerOutcomes
-          } satisfies AttackScenario
+          } satisfies Run
         })
       )
 
     const outcome = (evaluation: { readonly fallback: string | null; readonly context: string }): string =>
       evaluation.fallback ?? evaluation.context
 
-    // A short run first, not reported, so that the baseline is not the one that pays the warm-up.
-    yield* scenario("warm-up", Math.min(1_000, durationMs), defaults)
-    const baseline = yield* scenario("baseline", durationMs, defaults)
-    const nul = yield* scenario("NUL ids", durationMs, defaults, {
-      rate: nulRate,
-      // A distinct id each time: none can be answered from the cache.
-      request: (n, client) => Effect.map(client.evaluate(benchFlag, `user-${n}\u0000` as UserId, false), outcome)
-    })
-    const bigRowAttack = {
+    // The database's own cost of one read of the big row (measuring its size reads all of it).
+    const readTimes: Array<number> = []
+    for (let i = 0; i < 3; i++) {
+      const began = performance.now()
+      yield* database.db.admin.unsafe(
+        `SELECT octet_length(metadata::text) FROM "${schema}"."User" WHERE id = '${hugeId}'`
+      )
+      readTimes.push(since(began))
+    }
+
+    const bigRowAttack: Attack = {
       rate: bigRowRate,
-      request: (_: number, client: FlagClient["Service"], cache: ContextCache["Service"]) =>
+      request: (_, client, cache) =>
         Effect.andThen(cache.invalidate(hugeId), Effect.map(client.evaluate(benchFlag, hugeId, false), outcome))
     }
-    const bigRow = yield* scenario("big row", durationMs, defaults, bigRowAttack)
-    // The same attack with the byte bound lifted above the row: the row crosses the wire again, as
-    // before the fix. Shows what the bound prevents, and that this benchmark would see it.
-    const unbounded =
-      options.unbounded === false
-        ? undefined
-        : yield* scenario(
-            "big row, byte bound lifted",
-            durationMs,
-            stackWith({ metadataLimits: { maxBytes: 2 * bigRowBytes } }),
-            bigRowAttack
-          )
-    const baselineAgain = yield* scenario("baseline again", durationMs, defaults)
+    const scenarios: ReadonlyArray<{
+      readonly name: string
+      readonly stack: typeof defaults
+      readonly attack?: Attack
+    }> = [
+      { name: "baseline", stack: defaults },
+      {
+        name: "NUL ids",
+        stack: defaults,
+        attack: {
+          rate: nulRate,
+          // A distinct id each time: none can be answered from the cache.
+          request: (n, client) => Effect.map(client.evaluate(benchFlag, `user-${n}\u0000` as UserId, false), outcome)
+        }
+      },
+      { name: "big row", stack: defaults, attack: bigRowAttack },
+      // The same attack with the byte bound lifted above the row: the row crosses the wire again, as
+      // before the fix. Shows what the bound prevents, and that this benchmark would see it.
+      ...(options.unbounded === false
+        ? []
+        : [
+            {
+              name: "big row, byte bound lifted",
+              stack: stackWith({ metadataLimits: { maxBytes: 2 * bigRowBytes } }),
+              attack: bigRowAttack
+            }
+          ])
+    ]
+
+    // A short run first, not reported, so that no scenario pays the warm-up; then interleaved rounds
+    // in a rotating order, so that a change of the machine's load falls on every scenario alike.
+    yield* run(Math.min(1_000, durationMs), defaults)
+    const runs = scenarios.map(() => [] as Array<Run>)
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < scenarios.length; k++) {
+        const index = (round + k) % scenarios.length
+        const scenario = scenarios[index]
+        if (scenario !== undefined) runs[index]?.push(yield* run(durationMs, scenario.stack, scenario.attack))
+      }
+    }
+    const results = scenarios.map((scenario, i) => aggregate(scenario.name, runs[i] ?? []))
+    const [baseline, nul, bigRow, unbounded] = results
+    if (baseline === undefined || nul === undefined || bigRow === undefined) return yield* Effect.die("no results")
     return {
       database: database.db.kind,
       callers,
       users,
       capacity,
       durationMs,
+      rounds,
       nulRate,
       bigRowRate,
       bigRowBytes,
+      bigRowReadMs: median(readTimes),
       seedMs,
       baseline,
       nul,
       bigRow,
-      unbounded,
-      baselineAgain
+      unbounded
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))
@@ -273,12 +343,14 @@ export const attacksReport = (outcome: AttacksOutcome): string => {
     return lines.join("\n")
   }
   const r = outcome.value
-  const reference = (r.baseline.evaluationsPerSecond + r.baselineAgain.evaluationsPerSecond) / 2
+  const reference = r.baseline.evaluationsPerSecond
+  const range = (values: ReadonlyArray<number>) =>
+    values.length < 2 ? "" : ` (${int(Math.min(...values))}–${int(Math.max(...values))})`
   const row = (s: AttackScenario, rate: number | undefined): ReadonlyArray<string> => [
     s.name,
     int(s.evaluations),
-    int(s.evaluationsPerSecond),
-    `${fixed(s.evaluationsPerSecond / reference)}×`,
+    `${int(s.evaluationsPerSecond)}${range(s.perSecondByRound)}`,
+    s === r.baseline ? "—" : `${fixed(s.evaluationsPerSecond / reference)}×`,
     `${int(s.fallbacks)} (${share(s.fallbackShare)})`,
     int(s.wrong),
     `${ms(s.p50Ms)} / ${ms(s.p99Ms)} / ${ms(s.maxMs)}`,
@@ -289,18 +361,19 @@ export const attacksReport = (outcome: AttacksOutcome): string => {
   ]
   lines.push(
     `${r.callers} legitimate callers evaluate the benchmark flag for ${int(r.users)} stored users, one after another,`,
-    `through a cache of ${int(r.capacity)} (so nearly every evaluation is a lookup), for ${fixed(r.durationMs / 1000, 0)} s per scenario,`,
+    `through a cache of ${int(r.capacity)} (so nearly every evaluation is a lookup), in runs of ${fixed(r.durationMs / 1000, 0)} s,`,
     `on the ${r.database} Postgres through the recording proxy, \`UserRepo.layerPg\` over a pool of 10 (\`bench/attacks.ts\`).`,
     `Alongside, an attacker: ids containing U+0000 at ${r.nulRate}/s (each distinct), or the one stored user whose metadata`,
     `is ${fixed(r.bigRowBytes / 2 ** 20, 0)} MiB at ${r.bigRowRate}/s, its cached entry invalidated before each request so that every request`,
-    "reads the row (before the fix, the failed lookup was not cached: every request did). Seeding took " +
-      `${ms(r.seedMs)}, not counted.`,
+    "reads the row (before the fix, the failed lookup was not cached: every request did). Each scenario runs once",
+    `per round, ${r.rounds} interleaved round${r.rounds === 1 ? "" : "s"} in a rotating order after a warm-up run; every run on a fresh stack.`,
+    `Seeding took ${ms(r.seedMs)}, not counted.`,
     "",
     table(
       [
         "Scenario",
         "Legitimate evaluations",
-        "Per second",
+        "Per second (range over rounds)",
         "vs baseline",
         "Fell back",
         "Wrong",
@@ -312,14 +385,14 @@ export const attacksReport = (outcome: AttacksOutcome): string => {
         row(r.baseline, undefined),
         row(r.nul, r.nulRate),
         row(r.bigRow, r.bigRowRate),
-        ...(r.unbounded === undefined ? [] : [row(r.unbounded, r.bigRowRate)]),
-        row(r.baselineAgain, undefined)
+        ...(r.unbounded === undefined ? [] : [row(r.unbounded, r.bigRowRate)])
       ]
     ),
     "",
-    `"vs baseline" is against the mean of the two baseline runs (${int(reference)}/s). A NUL id is answered`,
-    "`UserNotFound` before batching (it can never match) and never reaches the database; the big row's metadata",
-    "is measured in the database, never sent, and read as `{}` with a warning naming the user (`metadataLimits`).",
+    "A NUL id is answered `UserNotFound` before batching (it can never match) and never reaches the database. The",
+    "big row's metadata is measured in the database, never sent, and read as `{}` with a warning naming the user",
+    `(\`metadataLimits\`); measuring it reads the whole value: ${ms(r.bigRowReadMs)} of the database's time per read here`,
+    "(`octet_length(metadata::text)`, median of 3), which the attack costs the shared machine on every request.",
     ...(r.unbounded === undefined
       ? []
       : [
