@@ -93,10 +93,15 @@ describe("FlagClient.track", () => {
   it.live("track - per-evaluation attributes are sent on a copy of the cached context", () =>
     withRecordedEvents((client, server) =>
       Effect.gen(function* () {
-        yield* client.track("clicked", id("ada"), undefined, undefined, { attributes: { page: "pricing" } })
+        // Per-request attributes are private unless declared public: `page` is declared, `ip` is not.
+        yield* client.track("clicked", id("ada"), undefined, undefined, {
+          attributes: { page: "pricing", ip: "203.0.113.7" },
+          publicAttributes: ["page"]
+        })
         yield* flush(client)
         const [event] = custom(server)
         assert.strictEqual((event?.context as Record<string, unknown> | undefined)?.page, "pricing")
+        assert.notInclude(JSON.stringify(event), "203.0.113.7")
         const cached = yield* client.contextFor(id("ada"))
         assert.isUndefined(cached.context?.page)
       })

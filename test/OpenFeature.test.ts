@@ -430,7 +430,7 @@ describe("OpenFeature provider - track", () => {
           yield* Effect.promise(() => OpenFeature.setProviderAndWait(name, FlagClientProvider.fromRuntime(runtime)))
           OpenFeature.getClient(name).track(
             "purchase",
-            { targetingKey: "ada", page: "checkout" },
+            { targetingKey: "ada", page: "checkout", plan: "pro", publicAttributes: ["plan"] },
             {
               value: 9.99,
               currency: "EUR"
@@ -447,7 +447,10 @@ describe("OpenFeature provider - track", () => {
           assert.deepStrictEqual(event?.data, { currency: "EUR" })
           const context = event?.context as Record<string, unknown> | undefined
           assert.strictEqual(context?.key, "ada")
-          assert.strictEqual(context?.page, "checkout")
+          // Fields of the OpenFeature context are per-request attributes: private (redacted) by default.
+          assert.isUndefined(context?.page)
+          assert.notInclude(JSON.stringify(event), "checkout")
+          assert.strictEqual(context?.plan, "pro")
           assert.include(context?.segments as ReadonlyArray<string>, "beta")
         })
       )
