@@ -73,6 +73,7 @@ export interface AttackScenario {
   readonly attackerOutcomes: Readonly<Record<string, number>>
 }
 
+/** The figures of {@link measureAttacks}: each scenario over all its rounds. */
 export interface AttacksResult {
   readonly database: "external" | "embedded"
   readonly callers: number
@@ -141,6 +142,7 @@ const aggregate = (name: string, runs: ReadonlyArray<Run>): AttackScenario => {
   }
 }
 
+/** Runs the scenarios (baseline, NUL ids, big row, big row with the bound lifted) in interleaved rounds. */
 export const measureAttacks = async (options: AttacksOptions = {}): Promise<AttacksResult> => {
   const quick = options.quick === true
   const durationMs = options.durationMs ?? (quick ? 2_000 : 5_000)

@@ -35,6 +35,7 @@ export interface EmbeddedStart {
   readonly maxRssMiB: number
 }
 
+/** The starts of {@link measureEmbeddedStart}, from the template and from an empty cluster. */
 export interface EmbeddedStartResult {
   /** Whether the machine had the template before the first start. */
   readonly templateExisted: boolean
@@ -81,6 +82,7 @@ const startInChild = (template: boolean): Promise<EmbeddedStart> =>
     )
   })
 
+/** Starts `layerEmbedded` in fresh processes, alternating the two kinds of start. */
 export const measureEmbeddedStart = async (options: EmbeddedStartOptions = {}): Promise<EmbeddedStartResult> => {
   const runs = options.runs ?? 3
   const withEmpty = options.empty ?? true
