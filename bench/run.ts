@@ -7,11 +7,13 @@
  * needs a real server (LISTEN/NOTIFY does not cross PGlite's socket sessions): `DATABASE_URL`, else
  * the local one at 127.0.0.1:5432 when it answers, else the section is skipped.
  */
-import { writeFileSync } from "node:fs"
+import { appendFileSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { contextCacheDefaults } from "../src/ContextCache.js"
+import { attacksReport, measureAttacks } from "./attacks.js"
 import { type BurstResult, measureBurst } from "./burst.js"
+import { embeddedStartReport, measureEmbeddedStart } from "./embeddedStart.js"
 import { type FanOutResult, measureFanOut } from "./fanOut.js"
 import { type FlagKeysResult, measureFlagKeys } from "./flagKeys.js"
 import { reachable } from "./fixtures.js"
@@ -600,6 +602,10 @@ const main = async (): Promise<void> => {
   const flagKeys = await section("10. memory per flag key", () => measureFlagKeys(QUICK ? { keys: 10_000 } : {}))
 
   const openFeature = await section("11. OpenFeature provider", () => measureOpenFeature())
+  const attacks = await section("12. attacks", () => measureAttacks({ quick: QUICK }))
+  const embeddedStart = await section("13. embedded start-up", () =>
+    measureEmbeddedStart(QUICK ? { runs: 2, empty: false } : {})
+  )
 
   const totalSeconds = (performance.now() - start) / 1000
   const markdown = report(
@@ -612,6 +618,7 @@ const main = async (): Promise<void> => {
     new URL(QUICK ? "../../build/benchmarks-quick.md" : "../../docs/benchmarks.md", import.meta.url)
   )
   writeFileSync(target, openFeature._tag === "done" ? `${markdown}\n${openFeatureReport(openFeature.value)}` : markdown)
+  appendFileSync(target, `\n${attacksReport(attacks)}\n${embeddedStartReport(embeddedStart)}`)
   console.log(`wrote ${target} in ${totalSeconds.toFixed(0)} s`)
 }
 
