@@ -12,7 +12,7 @@ import {
   FlagClient,
   TestFlags,
   User,
-  type UserId,
+  UserId,
   UserNotFound,
   UserRepo
 } from "effect-flag-context"
@@ -32,7 +32,7 @@ const Cache = ContextCache.layer({
 const table = new Map<string, User>()
 let lookups = 0
 const grace = new User({
-  id: "grace" as UserId,
+  id: UserId.make("grace"),
   email: "grace@example.com",
   email_verified: true,
   name: "Grace",

@@ -7,10 +7,10 @@
  */
 import { strict as assert } from "node:assert"
 import { DateTime, Effect, Exit, Layer, Logger, References, Tracer } from "effect"
-import { ContextBuilder, ContextCache, FlagClient, TestFlags, User, type UserId, UserRepo } from "effect-flag-context"
+import { ContextBuilder, ContextCache, FlagClient, TestFlags, User, UserId, UserRepo } from "effect-flag-context"
 
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@example.com",
   email_verified: true,
   name: "Ada",
@@ -28,7 +28,7 @@ const cases = Effect.gen(function* () {
 
   const full = yield* FlagClient.evaluate("beta-dashboard", ada.id, false)
   // { value: true, fallback: null, context: "full", reason: { kind: "RULE_MATCH", … } }
-  const unknownUser = yield* FlagClient.evaluate("beta-dashboard", "nobody" as UserId, false)
+  const unknownUser = yield* FlagClient.evaluate("beta-dashboard", UserId.make("nobody"), false)
   // { value: false, fallback: "UserNotFound", context: "id-only" }: the SDK evaluated { kind, key }
   const unknownFlag = yield* FlagClient.evaluate("no-such-flag", ada.id, false)
   // { value: false, fallback: "FlagNotFound" }: the default
@@ -63,7 +63,7 @@ const Offline = FlagClient.layerWith({}).pipe(
 
 // #region errors
 // Only two typed errors remain. `require` fails with FeatureDisabled when the flag is off…
-const guarded = FlagClient.require("beta-dashboard", "nobody" as UserId).pipe(
+const guarded = FlagClient.require("beta-dashboard", UserId.make("nobody")).pipe(
   Effect.catchTag("FeatureDisabled", (error) => Effect.succeed(`404: ${error.message}`))
 )
 // …and, with `requireInitialized`, building the client fails with FlagClientInitError when the SDK

@@ -5,11 +5,11 @@
  * `program` runs on the test layer (the real SDK on `TestData`): no SDK key, no network.
  */
 import { DateTime, Deferred, Effect, Fiber, Stream } from "effect"
-import { FlagClient, TestFlags, User, type UserId } from "effect-flag-context"
+import { FlagClient, TestFlags, User, UserId } from "effect-flag-context"
 
 const DAY = 86_400_000
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@agpt.co",
   email_verified: true,
   name: "Ada",

@@ -7,15 +7,7 @@
  */
 import { fileURLToPath } from "node:url"
 import { ConfigProvider, DateTime, Effect, Layer, Schema } from "effect"
-import {
-  ContextCache,
-  FlagClient,
-  idOnlyContext,
-  makeFlagClientPromise,
-  User,
-  UserId,
-  UserRepo
-} from "effect-flag-context"
+import { FlagClient, idOnlyContext, makeFlagClientPromise, User, UserId, UserRepo } from "effect-flag-context"
 
 const DAY = 86_400_000
 const ada = new User({
@@ -64,14 +56,18 @@ const newDashboard = (userId: UserId) =>
 // What a page hands the browser SDK: the client-side flags only (`clientSideOnly: true`: a flag not
 // marked "available to client-side SDKs" never leaves the server), evaluated against the user's
 // context; that context, for the browser to identify with; and its secure-mode hash, which the SDK
-// computes from the context's kind and key. (The context comes from the cache here; a
-// `FlagClient.contextFor` is planned for this.)
+// computes from the context's kind and key. The browser SDK does not have this server's
+// `privateAttributes` option: the context handed to it names them in its own `_meta`, so the
+// browser's events redact the email, name and metadata too.
 const bootstrap = (userId: UserId) =>
   Effect.gen(function* () {
     const flags = yield* FlagClient
-    const cache = yield* ContextCache
     const state = yield* flags.allFlags(userId, { clientSideOnly: true })
-    const context = yield* cache.get(userId).pipe(Effect.orElseSucceed(() => idOnlyContext(userId)))
+    const resolved = yield* flags.contextFor(userId)
+    const context = {
+      ...(resolved.context ?? idOnlyContext(userId)),
+      _meta: { privateAttributes: [...resolved.privateAttributes] }
+    }
     return { bootstrap: state, context, hash: flags.sdk.secureModeHash(context) }
   })
 // #endregion
@@ -111,6 +107,9 @@ export const program = Effect.gen(function* () {
   const fromPromise = yield* Effect.promise(() => promiseApi(layer))
   if (!page.beta || page.checkout.provider !== "adyen" || stranger.fallback !== "UserNotFound" || !fromPromise) {
     return yield* Effect.die(new Error(`unexpected evaluation: ${JSON.stringify({ page, stranger })}`))
+  }
+  if (state.context._meta.privateAttributes.join() !== "email,name,/custom") {
+    return yield* Effect.die(new Error("the browser's context does not name its private attributes"))
   }
   return { page, stranger, dashboard, valid: state.bootstrap.$valid, hashed: state.hash.length > 0 }
 })

@@ -11,12 +11,12 @@ import { fileURLToPath } from "node:url"
 import type { integrations } from "@launchdarkly/node-server-sdk"
 import { RedisFeatureStore } from "@launchdarkly/node-server-sdk-redis"
 import { Config, ConfigProvider, DateTime, Effect, Layer } from "effect"
-import { FlagClient, FlagClientSdkOptions, User, type UserId, UserRepo } from "effect-flag-context"
+import { FlagClient, FlagClientSdkOptions, User, UserId, UserRepo } from "effect-flag-context"
 import { Redis } from "ioredis"
 
 const DAY = 86_400_000
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@agpt.co",
   email_verified: true,
   name: "Ada",

@@ -18,7 +18,7 @@ import {
   TestFlags,
   User,
   UserChangeNotifier,
-  type UserId,
+  UserId,
   userChangeNotifierConfig,
   UserRepo,
   UserTable
@@ -69,7 +69,7 @@ const setSegments = Effect.fn("setSegments")(function* (userId: UserId, segments
 // #endregion
 
 const ada = new User({
-  id: "user-ada" as UserId,
+  id: UserId.make("user-ada"),
   email: "ada@example.com",
   email_verified: true,
   name: "Ada",

@@ -8,12 +8,12 @@
 import { fileURLToPath } from "node:url"
 import { OpenFeature, ProviderEvents, TypedInMemoryProvider } from "@openfeature/server-sdk"
 import { ConfigProvider, DateTime, Effect, Layer, ManagedRuntime } from "effect"
-import { FlagClient, User, type UserId, UserRepo } from "effect-flag-context"
+import { FlagClient, User, UserId, UserRepo } from "effect-flag-context"
 import { FlagClientProvider, richContextHook } from "effect-flag-context/openfeature"
 
 const DAY = 86_400_000
 const ada = new User({
-  id: "ada" as UserId,
+  id: UserId.make("ada"),
   email: "ada@agpt.co",
   email_verified: true,
   name: "Ada",

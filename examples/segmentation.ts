@@ -8,8 +8,9 @@ import {
   DAY_MS,
   idOnlyContext,
   makeRules,
+  privateAttributeReferences,
   User,
-  type UserId,
+  UserId,
   withRequestAttributes
 } from "effect-flag-context"
 
@@ -22,7 +23,7 @@ const rules = makeRules({
 
 const now = Date.UTC(2026, 0, 31)
 const ada = new User({
-  id: "user-42" as UserId,
+  id: UserId.make("user-42"),
   email: "Ada@AGPT.co",
   email_verified: true,
   name: "Ada",
@@ -33,8 +34,11 @@ const ada = new User({
 
 const context = buildContext(ada, now, rules)
 // context.segments: ["beta", "employee", "moderator", "recent_user", "user"]
-// context.account_age_days: 10, context.email_domain: "agpt.co", context.custom_plan: "pro"
-// context._meta.privateAttributes: ["email", "name", "custom_plan"]
+// context.account_age_days: 10, context.email_domain: "agpt.co"
+// context.custom: { plan: "pro" }: targeted in LaunchDarkly as `/custom/plan`
+// no `_meta`: the private attributes are named once, in the SDK's options
+const privateToTheSdk = privateAttributeReferences(rules)
+// privateToTheSdk: ["email", "name", "/custom"]
 // #endregion
 
 // #region verified
@@ -55,7 +59,8 @@ const forThisRequest = withRequestAttributes(context, {
   publicAttributes: ["country"]
 })
 // forThisRequest.segments includes "admin"; context.segments does not.
-// forThisRequest._meta.privateAttributes: ["email", "name", "custom_plan", "ip"]
+// forThisRequest.ip: "203.0.113.9" (a rule targets `ip`), private through its own _meta:
+// forThisRequest._meta.privateAttributes: ["ip"]
 
 // When the user can't be loaded, only the id is sent.
 const fallback = idOnlyContext("user-42")
@@ -70,5 +75,10 @@ export const program = Effect.sync(() => {
   }
   const redacted = forThisRequest._meta?.privateAttributes ?? []
   if (!redacted.includes("ip") || redacted.includes("country")) throw new Error("request attributes not private")
-  return { context, forThisRequest, fallback }
+  const custom = context["custom"] as Record<string, unknown> | undefined
+  if (custom?.["plan"] !== "pro" || "ssn" in (custom ?? {}) || "_meta" in context) {
+    throw new Error("metadata not under custom, or a _meta on the user's context")
+  }
+  if (privateToTheSdk.join() !== "email,name,/custom") throw new Error("PII not named once")
+  return { context, forThisRequest, fallback, privateToTheSdk }
 })

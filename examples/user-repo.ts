@@ -10,11 +10,11 @@ import { PgClient } from "@effect/sql-pg"
 import { Config, Context, DateTime, Effect, Layer, Redacted, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
-import { User, UserFromJson, type UserId, UserRepo, UserTable } from "effect-flag-context"
+import { User, UserFromJson, UserId, UserRepo, UserTable } from "effect-flag-context"
 import { EmbeddedPostgres, layerEmbedded } from "effect-flag-context/embedded"
 
 const ada = new User({
-  id: "user-ada" as UserId,
+  id: UserId.make("user-ada"),
   email: "ada@example.com",
   email_verified: true,
   name: "Ada",

@@ -29,7 +29,8 @@ const selection = <const L extends string>(name: string, keywords: ReadonlyArray
  * `SEGMENT_SYSTEM_USER_IDS`, `SEGMENT_EMPLOYEE_DOMAINS`, `SEGMENT_PRIVILEGED_ROLES` (comma
  * separated), `SEGMENT_DOMAIN_REQUIRES_VERIFIED` (default `true`), `SEGMENT_NEW_USER_DAYS`,
  * `SEGMENT_RECENT_USER_DAYS`, `SEGMENT_METADATA_ATTRIBUTES` (`all`, `none` or a list),
- * `SEGMENT_MAX_CUSTOM_ATTRIBUTES` (default 100), `SEGMENT_PRIVATE_ATTRIBUTES` (`pii` or a list).
+ * `SEGMENT_MAX_CUSTOM_ATTRIBUTES` (default 100), `SEGMENT_PRIVATE_ATTRIBUTES` (`pii` or a list of
+ * attribute names and references such as `/custom/plan`).
  *
  * @since 0.1.0
  * @category config

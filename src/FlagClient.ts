@@ -44,7 +44,13 @@ import {
   variationDetailNow,
   wrongTypeReason
 } from "./internal/flagSdk.js"
-import { idOnlyContext, type SegmentationRules, type UserContext, withRequestAttributes } from "./Segmentation.js"
+import {
+  idOnlyContext,
+  privateAttributeReferences,
+  type SegmentationRules,
+  type UserContext,
+  withRequestAttributes
+} from "./Segmentation.js"
 import { type Json, type User, UserId } from "./User.js"
 import { UserRepo, type UserRepoError } from "./UserRepo.js"
 
@@ -103,8 +109,9 @@ export interface EvaluationOptions {
   /** Skip the user lookup and evaluate with the id alone. */
   readonly useUserIdOnly?: boolean | undefined
   /**
-   * Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored).
-   * They are private (redacted from the events sent to LaunchDarkly) unless named in `publicAttributes`.
+   * Attributes added to the context for this evaluation (`kind`, `key`, `_meta` are ignored; a
+   * `custom` object is merged over the user's metadata). They are private (redacted from the
+   * events sent to LaunchDarkly) unless named in `publicAttributes`.
    */
   readonly attributes?: Readonly<Record<string, Json>> | undefined
   /** Names of `attributes` sent to LaunchDarkly in clear, for example to see them in its UI. */
@@ -203,6 +210,14 @@ export interface ResolvedContext {
   readonly kind: ContextKind
   /** Which fallback applied (`"UserNotFound"`, `"UserRepoUnavailable"`, `"InvalidUserId"`); `null` when none. */
   readonly fallback: Fallback | null
+  /**
+   * The attribute references this client's SDK keeps private (its `privateAttributes` option), for
+   * a context handed to another SDK client: give them as its `_meta.privateAttributes` (with the
+   * context's own, if any) so its events redact the same attributes.
+   *
+   * @since 0.2.0
+   */
+  readonly privateAttributes: ReadonlyArray<string>
 }
 
 /**
@@ -346,7 +361,8 @@ export const flagClientConfig: Config.Config<FlagClientOptions> = Config.all({
  * (`@launchdarkly/node-server-sdk-redis`), big segments, a proxy. Provide it with
  * `Layer.succeed(FlagClientSdkOptions, options)` (or `Layer.effect`, to build a store from
  * configuration). Merged over this library's own options; `layerWith`'s `sdkOptions` are merged
- * last; `hooks` and `plugins` of both are kept.
+ * last; `hooks` and `plugins` of both are kept, and `privateAttributes` add to the ones the
+ * segmentation rules make private.
  *
  * @since 0.2.0
  * @category config
@@ -436,11 +452,29 @@ const acquireClient = Effect.fnUntraced(function* (
 
 const localOptions: LDOptions = { sendEvents: false, diagnosticOptOut: true }
 
+// The private attributes of the segmentation rules, named once in the SDK's options: the rules of
+// the `ContextBuilder` the client is built with, or the defaults (`email`, `name`, `/custom`) when
+// none is in its context.
+const rulesPrivateAttributes: Effect.Effect<ReadonlyArray<string>> = Effect.map(
+  Effect.serviceOption(ContextBuilder),
+  (builder) => privateAttributeReferences(Option.isSome(builder) ? builder.value.rules : undefined)
+)
+
+// Our own options first: the caller's `FlagClientSdkOptions`, then `sdkOptions`, are merged over
+// them (their `privateAttributes` added to ours, never replacing them).
+const sdkOptionsOf = Effect.fnUntraced(function* (sdkOptions: LDOptions | undefined) {
+  const privateAttributes = yield* rulesPrivateAttributes
+  return mergeSdkOptions(
+    mergeSdkOptions({ privateAttributes: [...privateAttributes] }, yield* FlagClientSdkOptions),
+    sdkOptions ?? {}
+  )
+})
+
 const productionClient = Effect.fnUntraced(function* (options: FlagClientOptions) {
   const uris = serviceUris(options)
   const initTimeout = options.initTimeout ?? Duration.seconds(5)
   const requireInitialized = options.requireInitialized ?? false
-  const extra = mergeSdkOptions(yield* FlagClientSdkOptions, options.sdkOptions ?? {})
+  const extra = yield* sdkOptionsOf(options.sdkOptions)
   if (options.daemonMode === true && options.flagsFile === undefined) {
     if (extra.featureStore === undefined) {
       yield* Effect.logWarning(
@@ -631,6 +665,7 @@ const INVALID: Resolved = { context: undefined, kind: "id-only", fallback: "Inva
 
 const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
   const cache = yield* ContextCache
+  const privateAttributes = yield* rulesPrivateAttributes
   const counters = new Map<string, Array<{ count: number } | undefined>>()
   let knownFlags = 0
   const registrations: Array<Metric.Registration> = []
@@ -956,7 +991,10 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
     })
 
   const contextFor = (userId: UserId, options?: EvaluationOptions): Effect.Effect<ResolvedContext> =>
-    resolve(userId, options)
+    Effect.map(
+      resolve(userId, options),
+      ({ context, kind, fallback }): ResolvedContext => ({ context, kind, fallback, privateAttributes })
+    )
 
   const track = (
     eventKey: string,
@@ -1099,8 +1137,15 @@ export class TestFlags extends Context.Service<
 // The SDK client on the `TestData` of the current `TestFlags`.
 const testClient = Effect.gen(function* () {
   const { testData } = yield* TestFlags
+  // Only the rules' private attributes: a test client takes no `FlagClientSdkOptions` (a store, a proxy).
+  const privateAttributes = [...(yield* rulesPrivateAttributes)]
   const sdk = yield* Effect.orDie(
-    acquireClient("test", { ...localOptions, updateProcessor: testData.getFactory() }, Duration.seconds(5), true)
+    acquireClient(
+      "test",
+      { ...localOptions, privateAttributes, updateProcessor: testData.getFactory() },
+      Duration.seconds(5),
+      true
+    )
   )
   return yield* makeService(sdk)
 })

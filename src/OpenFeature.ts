@@ -63,7 +63,7 @@ const errorCodeOf = (fallback: Fallback | null): ErrorCode | undefined =>
     : errorCodes[fallback]
 
 // Fields of the OpenFeature context that are not per-evaluation attributes.
-const RESERVED = new Set(["targetingKey", "kind", "key", "_meta", "privateAttributes"])
+const RESERVED = new Set(["targetingKey", "kind", "key", "_meta", "privateAttributes", "publicAttributes"])
 
 // An OpenFeature context value as JSON: dates as ISO strings, cycles left out.
 const toJson = (value: EvaluationContextValue, seen: Set<object>): Json | undefined => {
@@ -94,7 +94,8 @@ const toJson = (value: EvaluationContextValue, seen: Set<object>): Json | undefi
 /**
  * The per-evaluation options an OpenFeature context stands for: every field but `targetingKey`
  * (and `kind`, `key`, `privateAttributes`) becomes an attribute on a copy of the user's context; a
- * string `role` also adds the role to the segments, as `EvaluationOptions.role` does.
+ * string `role` also adds the role to the segments, as `EvaluationOptions.role` does. Those
+ * attributes are private in events unless named in a `publicAttributes` list of strings.
  */
 const optionsOf = (context: EvaluationContext): EvaluationOptions | undefined => {
   let attributes: Record<string, Json> | undefined
@@ -113,7 +114,11 @@ const optionsOf = (context: EvaluationContext): EvaluationOptions | undefined =>
     attributes[key] = json
   }
   if (attributes === undefined && role === undefined) return undefined
-  return { attributes, role }
+  const declared = context["publicAttributes"]
+  const publicAttributes = Array.isArray(declared)
+    ? declared.filter((name): name is string => typeof name === "string")
+    : undefined
+  return publicAttributes === undefined ? { attributes, role } : { attributes, role, publicAttributes }
 }
 
 const metadataOf = (evaluation: Evaluation<unknown>): FlagMetadata =>
@@ -391,10 +396,10 @@ export const richContextHook = <R, E>(runtime: ManagedRuntime.ManagedRuntime<R |
       enriched[key] = value as EvaluationContextValue
     }
     // Attributes the rules mark private stay private with providers that honour `privateAttributes`
-    // (the LaunchDarkly provider turns it into `_meta.privateAttributes`).
-    const privateAttributes = resolved.context._meta?.privateAttributes
-    if (privateAttributes !== undefined && !("privateAttributes" in hookContext.context)) {
-      enriched.privateAttributes = [...privateAttributes]
+    // (the LaunchDarkly provider turns it into `_meta.privateAttributes`): the provider's own SDK
+    // client does not have this client's `privateAttributes` option.
+    if (!("privateAttributes" in hookContext.context)) {
+      enriched.privateAttributes = [...resolved.privateAttributes, ...(resolved.context._meta?.privateAttributes ?? [])]
     }
     return enriched
   }

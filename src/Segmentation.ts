@@ -41,15 +41,19 @@ export interface SegmentationRules {
   readonly newUserDays: number
   /** An account younger than this many days (and not new) is a `recent_user`. */
   readonly recentUserDays: number
-  /** Which other metadata keys become `custom_<key>` attributes. */
+  /** Which other metadata keys go into the `custom` object attribute (targeted as `/custom/<key>`). */
   readonly metadataAttributes: "all" | "none" | ReadonlyArray<string>
   /**
-   * The most metadata keys turned into `custom_<key>` attributes (default 100), in the metadata's
-   * key order; the rest are left out of the context, so one user with a huge metadata object
-   * can't make every evaluation of that user expensive.
+   * The most metadata keys put into `custom` (default 100), in the metadata's key order; the rest
+   * are left out of the context, so one user with a huge metadata object can't make every
+   * evaluation of that user expensive.
    */
   readonly maxCustomAttributes: number
-  /** `"pii"` marks email, name and every `custom_*` attribute private; a list names them. */
+  /**
+   * What LaunchDarkly must not record in events: `"pii"` is `email`, `name` and the whole `custom`
+   * object; a list names attributes or attribute references (`/custom/plan`; a legacy
+   * `custom_<key>` means `/custom/<key>`). Given once to the SDK: see {@link privateAttributeReferences}.
+   */
   readonly privateAttributes: "pii" | ReadonlyArray<string>
 }
 
@@ -81,7 +85,10 @@ export const makeRules = (rules: Partial<SegmentationRules> = {}): SegmentationR
 
 /**
  * A LaunchDarkly single-kind `user` context, as this library builds it. It is assignable to the
- * SDK's `LDContext`.
+ * SDK's `LDContext`. The user's metadata is the object attribute `custom` (targeted in LaunchDarkly
+ * with the reference `/custom/<key>`). A user's context has no `_meta`: its private attributes are
+ * named once, in the SDK's options ({@link privateAttributeReferences}); only per-request private
+ * attributes add a `_meta` (see {@link withRequestAttributes}).
  *
  * @since 0.1.0
  * @category models
@@ -246,21 +253,21 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
   segments.push(...metadataSegments(metadata["segments"]))
   if (Predicate.isString(role) && rules.privilegedRoles.includes(role)) segments.push(role)
 
-  // Custom attributes first, built-ins last. Every metadata key is prefixed `custom_` and no
-  // built-in starts so, so nothing from metadata can shadow a built-in, and a key such as
-  // `__proto__` becomes the plain data key `custom___proto__`: plain assignment is safe, and builds
-  // the object without the garbage of an entries list (this runs once per user loaded).
+  // Metadata goes into the one object attribute `custom`, so nothing from it can shadow a built-in
+  // and one attribute reference (`/custom`) makes it all private. A key such as `__proto__` is
+  // defined as plain data, never assigned (which would set the object's prototype).
   const context: Record<string, unknown> = {}
-  const custom: Array<string> = []
+  let custom: Record<string, unknown> | undefined
+  let customCount = 0
   const maxCustom = rules.maxCustomAttributes
   for (const key in metadata) {
-    if (custom.length >= maxCustom) break
+    if (customCount >= maxCustom) break
     if (!Object.hasOwn(metadata, key) || key === "segments" || key === "role" || !isCustomKeyAllowed(rules, key)) {
       continue
     }
-    const name = `custom_${key}`
-    context[name] = metadata[key]
-    custom.push(name)
+    custom ??= {}
+    defineData(custom, key, metadata[key])
+    customCount++
   }
   if (email !== null) context["email"] = email
   if (domain !== undefined) context["email_domain"] = domain
@@ -270,13 +277,47 @@ export const buildContext = (user: User, now: number, rules: SegmentationRules =
   context["account_age_days"] = accountAgeDays(createdAt, now)
   if (Predicate.isString(role)) context["role"] = role
   context["segments"] = sortedUnique(segments)
+  if (custom !== undefined) context["custom"] = custom
   context["kind"] = "user"
   context["key"] = user.id
-  const privateAttributes =
-    rules.privateAttributes === "pii" ? ["email", "name", ...custom] : Array.from(rules.privateAttributes)
-  context["_meta"] = { privateAttributes }
   return context as UserContext
 }
+
+const defineData = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__")
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}
+
+/** The private attributes of the `"pii"` rule, as attribute references. */
+const PII_REFERENCES: ReadonlyArray<string> = ["email", "name", "/custom"]
+
+const LEGACY_CUSTOM = /^custom_(.+)$/s
+
+/**
+ * The attribute references the rules make private, for the SDK's `privateAttributes` option
+ * (read once, not parsed per evaluation as a context's `_meta` is). `"pii"` gives `email`, `name`
+ * and `/custom`; a list keeps attribute references (`/custom/plan`) and names, and turns a name
+ * `custom_<key>` of contexts before 0.2.0 into `/custom/<key>`.
+ *
+ * @since 0.2.0
+ * @category segmentation
+ */
+export const privateAttributeReferences = (
+  rules: Pick<SegmentationRules, "privateAttributes"> = defaultRules
+): ReadonlyArray<string> => {
+  if (rules.privateAttributes === "pii") return PII_REFERENCES
+  const references: Array<string> = []
+  for (const entry of rules.privateAttributes) {
+    const legacy = LEGACY_CUSTOM.exec(entry)
+    const reference = legacy === null ? entry : `/custom/${escapeReference(legacy[1] ?? "")}`
+    if (reference.length > 0 && !references.includes(reference)) references.push(reference)
+  }
+  return references
+}
+
+// One component of an attribute reference: `~` and `/` escaped as RFC 6901 says.
+const escapeReference = (name: string): string => name.replaceAll("~", "~0").replaceAll("/", "~1")
 
 /**
  * The fallback context when the user can't be loaded: only the id.
@@ -288,9 +329,14 @@ export const idOnlyContext = (userId: UserId | string): UserContext => ({ kind: 
 
 /**
  * A new context with the caller's attributes merged over `context`: `segments` are unioned, not
- * replaced; `kind`, `key` and `_meta` can't be overwritten; every added attribute is private
- * (named in `_meta.privateAttributes`) unless listed in `publicAttributes`; `role` sets the (public)
- * `role` attribute and adds the role to the segments. `context` itself is never modified.
+ * replaced; `kind`, `key` and `_meta` can't be overwritten; a `custom` object is merged over the
+ * user's `custom` (another `custom` value is ignored); every added attribute is private unless
+ * listed in `publicAttributes`; `role` sets the (public) `role` attribute and adds the role to the
+ * segments. `context` itself is never modified.
+ *
+ * Added attributes keep their own names (a rule targets `ip`, public or not). Their names vary per
+ * call, so the private ones are named in the new context's `_meta.privateAttributes`: only an
+ * evaluation with private request attributes carries a `_meta`.
  *
  * @since 0.1.0
  * @category segmentation
@@ -310,7 +356,12 @@ export const withRequestAttributes = (context: UserContext, request: RequestAttr
         segments.push(...requestSegments(value))
         continue
       }
-      entries.push([key, value])
+      if (key === "custom") {
+        if (!isJsonObject(value)) continue
+        const merged: Record<string, unknown> = isJsonObject(context["custom"]) ? { ...context["custom"] } : {}
+        for (const name of Object.keys(value)) defineData(merged, name, value[name])
+        entries.push(["custom", merged])
+      } else entries.push([key, value])
       if (publicAttributes === undefined || !publicAttributes.includes(key))
         privateAttributes.push(attributeReference(key))
     }
@@ -327,8 +378,10 @@ export const withRequestAttributes = (context: UserContext, request: RequestAttr
 
 // A top-level attribute name as a LaunchDarkly attribute reference: a name starting with `/` would
 // otherwise be read as a path.
-const attributeReference = (name: string): string =>
-  name.startsWith("/") ? `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}` : name
+const attributeReference = (name: string): string => (name.startsWith("/") ? `/${escapeReference(name)}` : name)
+
+const isJsonObject = (value: unknown): value is Readonly<Record<string, Json>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 const requestSegments = (value: unknown): ReadonlyArray<string> => {
   const candidates: ReadonlyArray<unknown> = Array.isArray(value) ? value : [value]

@@ -230,7 +230,7 @@ describe.concurrent("Cli", { timeout: 120_000 }, () => {
         "checkout-config",
         "barbara",
         "--attr",
-        "custom_region=eu",
+        "region=eu",
         "--json",
         ...shared,
         "--flags-file",
@@ -291,7 +291,7 @@ describe.concurrent("Cli", { timeout: 120_000 }, () => {
     assert.strictEqual(ada.context["key"], "ada")
     assert.strictEqual(ada.context["email_domain"], "agpt.co")
     assert.strictEqual(ada.context["account_age_days"], 400)
-    assert.strictEqual(ada.context["custom_plan"], "enterprise")
+    assert.deepStrictEqual(ada.context["custom"], { plan: "enterprise" })
     // --system-user and --employee-domain replace the example rules (agpt.co, svc-billing).
     assert.deepStrictEqual(ada.context["segments"], ["admin", "beta", "early_access", "established_user", "system"])
   })
@@ -538,7 +538,7 @@ describe.skipIf(databaseUrl === undefined || databaseUrl === "")("Cli with --dat
       fallback: unknown
       context: Record<string, unknown>
     }
-    assert.deepStrictEqual([context.fallback, context.context["custom_plan"]], [null, "pro"])
+    assert.deepStrictEqual([context.fallback, context.context["custom"]], [null, { plan: "pro" }])
 
     assertFails(
       await cli(["context", "u1", ...args, "--column", "colour=x"]),
@@ -553,7 +553,7 @@ describe.skipIf(databaseUrl === undefined || databaseUrl === "")("Cli with --dat
       context: Record<string, unknown>
     }
     assert.deepStrictEqual(
-      [bare.fallback, bare.context["custom_plan"], bare.context["email_domain"]],
+      [bare.fallback, bare.context["custom"], bare.context["email_domain"]],
       [null, undefined, "example.org"]
     )
     assertFails(await cli(["context", "u1", ...args, "--column", "email="]), "the table must have its email column")

@@ -43,10 +43,7 @@ describe("ContextBuilder", () => {
       })
       const context = builder.build(user, NOW)
       assert.deepStrictEqual(context.segments, ["admin", "employee", "recent_user", "system"])
-      assert.deepStrictEqual(
-        Object.keys(context).filter((k) => k.startsWith("custom_")),
-        ["custom_team"]
-      )
+      assert.deepStrictEqual(Object.keys((context["custom"] ?? {}) as object), ["team"])
       assert.strictEqual(builder.validUntil(user, NOW), NOW + DAY_MS)
     }).pipe(
       Effect.provide(

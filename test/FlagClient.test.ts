@@ -14,6 +14,7 @@ import {
   FlagClientInitError,
   FlagClientMetrics,
   type FlagClientOptions,
+  FlagClientSdkOptions,
   maxFlagSeries,
   TestFlags
 } from "../src/FlagClient.js"
@@ -533,6 +534,43 @@ describe("FlagClient - operations", () => {
 
 const memoryCache = cacheOver(UserRepo.layerMemory([present]))
 
+// A loopback events endpoint that keeps every payload the SDK posts; `indexed` is the context of
+// the first index event.
+const loopbackEvents = Effect.gen(function* () {
+  const payloads: Array<unknown> = []
+  const { uri } = yield* Effect.acquireRelease(
+    Effect.callback<{ readonly uri: string; readonly close: () => void }>((resume) => {
+      const server = createServer((request, response) => {
+        let body = ""
+        request.on("data", (chunk: Buffer) => {
+          body += chunk.toString("utf8")
+        })
+        request.on("end", () => {
+          if (body.length > 0) payloads.push(JSON.parse(body))
+          response.writeHead(202).end()
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        resume(Effect.succeed({ uri: `http://127.0.0.1:${port}`, close: () => server.close() }))
+      })
+    }),
+    ({ close }) => Effect.sync(close)
+  )
+  const indexed = (): Record<string, unknown> | undefined => {
+    const events = payloads.flat() as Array<{ readonly kind: string; readonly context?: Record<string, unknown> }>
+    const context = events.find((event) => event.kind === "index")?.context
+    assert.isDefined(context, JSON.stringify(events))
+    return context
+  }
+  return { uri, indexed }
+})
+
+const redactedOf = (context: Record<string, unknown> | undefined): Array<string> => [
+  ...((context?.["_meta"] as { readonly redactedAttributes?: ReadonlyArray<string> } | undefined)?.redactedAttributes ??
+    [])
+]
+
 describe("FlagClient - production layer", () => {
   it.effect("offline - no key and no flags file: one warning at start, every flag answers the default", () =>
     Effect.gen(function* () {
@@ -589,27 +627,7 @@ describe("FlagClient - production layer", () => {
 
   it.effect("privacy - events sent to LaunchDarkly redact PII and per-request attributes unless declared public", () =>
     Effect.gen(function* () {
-      // A loopback events endpoint that keeps every payload the SDK posts.
-      const payloads: Array<unknown> = []
-      const eventsUri = yield* Effect.acquireRelease(
-        Effect.callback<{ readonly uri: string; readonly close: () => void }>((resume) => {
-          const server = createServer((request, response) => {
-            let body = ""
-            request.on("data", (chunk: Buffer) => {
-              body += chunk.toString("utf8")
-            })
-            request.on("end", () => {
-              if (body.length > 0) payloads.push(JSON.parse(body))
-              response.writeHead(202).end()
-            })
-          })
-          server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as AddressInfo
-            resume(Effect.succeed({ uri: `http://127.0.0.1:${port}`, close: () => server.close() }))
-          })
-        }),
-        ({ close }) => Effect.sync(close)
-      )
+      const events = yield* loopbackEvents
       const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
       yield* Effect.gen(function* () {
         const client = yield* FlagClient
@@ -622,21 +640,61 @@ describe("FlagClient - production layer", () => {
         Effect.provide(
           FlagClient.layerWith({
             flagsFile: path,
-            sdkOptions: { sendEvents: true, diagnosticOptOut: true, eventsUri: eventsUri.uri }
+            sdkOptions: { sendEvents: true, diagnosticOptOut: true, eventsUri: events.uri }
           }).pipe(Layer.provide(memoryCache))
         )
       )
-      const events = payloads.flat() as Array<{ readonly kind: string; readonly context?: Record<string, unknown> }>
-      const indexed = events.find((event) => event.kind === "index")?.context
-      assert.isDefined(indexed, JSON.stringify(events))
+      const indexed = events.indexed()
       assert.strictEqual(indexed?.["key"], "present")
       assert.strictEqual(indexed?.["country"], "NZ")
-      for (const name of ["ip", "email", "name"]) assert.isFalse(name in (indexed ?? {}), name)
-      const redacted = (indexed?.["_meta"] as { readonly redactedAttributes?: ReadonlyArray<string> } | undefined)
-        ?.redactedAttributes
-      assert.includeMembers([...(redacted ?? [])], ["ip", "email", "name"])
-      assert.notInclude([...(redacted ?? [])], "country")
+      assert.strictEqual(indexed?.["email_domain"], "example.com")
+      // The user's metadata (`custom`), email and name are private through the SDK's options, the
+      // request's `ip` through the context's own `_meta`.
+      for (const name of ["ip", "email", "name", "custom"]) assert.isFalse(name in (indexed ?? {}), name)
+      const redacted = redactedOf(indexed)
+      assert.includeMembers(redacted, ["ip", "email", "name", "/custom"])
+      assert.notInclude(redacted, "country")
     })
+  )
+
+  it.effect(
+    "privacy - the rules' private list (custom_<key> read as /custom/<key>), FlagClientSdkOptions' and sdkOptions' all apply",
+    () =>
+      Effect.gen(function* () {
+        const events = yield* loopbackEvents
+        const path = yield* flagsFile("json", { flagValues: { banner: "spring" } })
+        yield* Effect.gen(function* () {
+          const client = yield* FlagClient
+          yield* client.evaluate("banner", id("present"), "none")
+          yield* Effect.promise(() => client.sdk.flush())
+        }).pipe(
+          Effect.provide(
+            FlagClient.layerWith({
+              flagsFile: path,
+              sdkOptions: {
+                sendEvents: true,
+                diagnosticOptOut: true,
+                eventsUri: events.uri,
+                privateAttributes: ["email_domain"]
+              }
+            }).pipe(
+              Layer.provide(Layer.succeed(FlagClientSdkOptions, { privateAttributes: ["email_verified"] })),
+              Layer.provideMerge(ContextCache.layer({ lookupTimeout: "1 second" })),
+              Layer.provideMerge(
+                Layer.mergeAll(
+                  UserRepo.layerMemory([present]),
+                  ContextBuilder.layer({ privateAttributes: ["email", "custom_plan"] })
+                )
+              )
+            )
+          )
+        )
+        const indexed = events.indexed()
+        assert.strictEqual(indexed?.["name"], "present")
+        assert.deepStrictEqual(indexed?.["custom"], {})
+        for (const name of ["email", "email_domain", "email_verified"]) assert.isFalse(name in (indexed ?? {}), name)
+        assert.sameMembers(redactedOf(indexed), ["email", "email_domain", "email_verified", "/custom/plan"])
+      })
   )
 
   it.effect("not ready - with requireInitialized the layer fails with FlagClientInitError and closes the client", () =>

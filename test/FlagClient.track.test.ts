@@ -93,10 +93,21 @@ describe("FlagClient.track", () => {
   it.live("track - per-evaluation attributes are sent on a copy of the cached context", () =>
     withRecordedEvents((client, server) =>
       Effect.gen(function* () {
-        yield* client.track("clicked", id("ada"), undefined, undefined, { attributes: { page: "pricing" } })
+        // Per-request attributes are private unless declared public: `page` is declared, `ip` is not.
+        yield* client.track("clicked", id("ada"), undefined, undefined, {
+          attributes: { page: "pricing", ip: "203.0.113.7" },
+          publicAttributes: ["page"]
+        })
         yield* flush(client)
         const [event] = custom(server)
         assert.strictEqual((event?.context as Record<string, unknown> | undefined)?.page, "pricing")
+        assert.notInclude(JSON.stringify(event), "203.0.113.7")
+        const sent = event?.context as Record<string, unknown> | undefined
+        // Redacted by the SDK, as the user's email, name and metadata are.
+        assert.includeMembers(
+          [...((sent?._meta as { redactedAttributes?: Array<string> } | undefined)?.redactedAttributes ?? [])],
+          ["ip", "email", "name", "/custom"]
+        )
         const cached = yield* client.contextFor(id("ada"))
         assert.isUndefined(cached.context?.page)
       })
@@ -140,17 +151,29 @@ describe("FlagClient.contextFor", () => {
         assert.deepStrictEqual(yield* client.contextFor(id("ghost")), {
           context: { kind: "user", key: "ghost" },
           kind: "id-only",
-          fallback: "UserNotFound"
+          fallback: "UserNotFound",
+          privateAttributes: ["email", "name", "/custom"]
         })
         assert.deepStrictEqual(yield* client.contextFor(id("")), {
           context: undefined,
           kind: "id-only",
-          fallback: "InvalidUserId"
+          fallback: "InvalidUserId",
+          privateAttributes: ["email", "name", "/custom"]
         })
         const idOnly = yield* client.contextFor(id("ada"), { useUserIdOnly: true, role: "admin" })
         assert.deepStrictEqual(idOnly.context, { kind: "user", key: "ada", role: "admin", segments: ["admin"] })
         assert.strictEqual(idOnly.kind, "id-only")
       })
+    )
+  )
+
+  it.live("contextFor - privateAttributes are the references of the layer's rules", () =>
+    Effect.gen(function* () {
+      const resolved = yield* FlagClient.contextFor(id("ada"))
+      assert.deepStrictEqual(resolved.privateAttributes, ["email", "/custom/plan"])
+      assert.isFalse("_meta" in (resolved.context ?? {}))
+    }).pipe(
+      Effect.provide(FlagClient.layerTestWith({ users: [ada], rules: { privateAttributes: ["email", "custom_plan"] } }))
     )
   )
 

@@ -430,7 +430,7 @@ describe("OpenFeature provider - track", () => {
           yield* Effect.promise(() => OpenFeature.setProviderAndWait(name, FlagClientProvider.fromRuntime(runtime)))
           OpenFeature.getClient(name).track(
             "purchase",
-            { targetingKey: "ada", page: "checkout" },
+            { targetingKey: "ada", page: "checkout", plan: "pro", publicAttributes: ["plan"] },
             {
               value: 9.99,
               currency: "EUR"
@@ -447,7 +447,14 @@ describe("OpenFeature provider - track", () => {
           assert.deepStrictEqual(event?.data, { currency: "EUR" })
           const context = event?.context as Record<string, unknown> | undefined
           assert.strictEqual(context?.key, "ada")
-          assert.strictEqual(context?.page, "checkout")
+          // Fields of the OpenFeature context are per-request attributes: private (redacted) by default.
+          assert.isUndefined(context?.page)
+          assert.notInclude(JSON.stringify(event), "checkout")
+          assert.strictEqual(context?.plan, "pro")
+          assert.includeMembers(
+            [...((context?._meta as { redactedAttributes?: Array<string> } | undefined)?.redactedAttributes ?? [])],
+            ["page", "email", "name", "/custom"]
+          )
           assert.include(context?.segments as ReadonlyArray<string>, "beta")
         })
       )
@@ -500,6 +507,7 @@ describe("richContextHook", () => {
   it("a before hook that gives any provider the rich context", async () => {
     const flags = makeFlagClientPromise(FlagClient.layerTestWith({ users: [ada, bob] }))
     const name = domain()
+    const seen: Array<Record<string, unknown>> = []
     await OpenFeature.setProviderAndWait(
       name,
       new TypedInMemoryProvider({
@@ -507,8 +515,10 @@ describe("richContextHook", () => {
           variants: { on: true, off: false },
           defaultVariant: "off",
           disabled: false,
-          contextEvaluator: (context) =>
-            Array.isArray(context.segments) && context.segments.includes("beta") ? "on" : "off"
+          contextEvaluator: (context) => {
+            seen.push({ ...context })
+            return Array.isArray(context.segments) && context.segments.includes("beta") ? "on" : "off"
+          }
         }
       })
     )
@@ -518,6 +528,8 @@ describe("richContextHook", () => {
       client.addHooks(richContextHook(flags.runtime))
       assert.isTrue(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "ada" }))
       assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "bob" }))
+      // The client's private attributes travel with the rich context, for the provider's own events.
+      assert.deepStrictEqual(seen.at(-2)?.["privateAttributes"], ["email", "name", "/custom"])
       // Fields the caller set win over the rich context.
       assert.isFalse(await client.getBooleanValue("beta-dashboard", false, { targetingKey: "ada", segments: [] }))
     } finally {

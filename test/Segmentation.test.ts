@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { init, integrations } from "@launchdarkly/node-server-sdk"
 import { Arbitrary, DateTime, Effect, Schema } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import {
   accountAgeDays,
   buildContext,
@@ -10,6 +13,7 @@ import {
   emailDomain,
   idOnlyContext,
   makeRules,
+  privateAttributeReferences,
   type UserContext,
   withRequestAttributes
 } from "../src/Segmentation.js"
@@ -35,6 +39,7 @@ const makeUser = (overrides: {
   })
 
 const segmentsOf = (context: UserContext): ReadonlyArray<string> => context.segments ?? []
+const customOf = (context: UserContext): Record<string, unknown> => (context["custom"] ?? {}) as Record<string, unknown>
 
 describe("buildContext", () => {
   it("builds a user context keyed by the user id", () => {
@@ -48,7 +53,8 @@ describe("buildContext", () => {
     assert.strictEqual(context["name"], "Someone")
     assert.strictEqual(context["account_age_days"], 400)
     assert.strictEqual(context["created_at"], new Date(NOW - 400 * DAY_MS).toISOString())
-    assert.deepStrictEqual(context._meta, { privateAttributes: ["email", "name"] })
+    assert.isFalse("_meta" in context)
+    assert.isFalse("custom" in context)
   })
 
   describe("system users", () => {
@@ -104,14 +110,14 @@ describe("buildContext", () => {
       const metadata: Record<string, Json> = { role: "admin", segments: ["beta"] }
       for (let i = 0; i < 100_000; i++) metadata[`k${i}`] = i
       const context = buildContext(makeUser({ metadata }), NOW)
-      const custom = Object.keys(context).filter((key) => key.startsWith("custom_"))
+      const custom = Object.keys(customOf(context))
       assert.strictEqual(custom.length, defaultRules.maxCustomAttributes)
-      assert.deepStrictEqual(custom.slice(0, 2), ["custom_k0", "custom_k1"])
-      assert.strictEqual(context._meta?.privateAttributes?.length, defaultRules.maxCustomAttributes + 2)
+      assert.deepStrictEqual(custom.slice(0, 2), ["k0", "k1"])
+      assert.isFalse("_meta" in context)
       assert.include(segmentsOf(context), "beta")
       assert.include(segmentsOf(context), "admin")
       const none = buildContext(makeUser({ metadata }), NOW, makeRules({ maxCustomAttributes: 0 }))
-      assert.isFalse(Object.keys(none).some((key) => key.startsWith("custom_")))
+      assert.isFalse("custom" in none)
     })
   })
 
@@ -202,18 +208,11 @@ describe("buildContext", () => {
       }
     )
 
-    it("prefixes every other key with custom_ and keeps its JSON value", () => {
+    it("puts every other key under the object attribute custom with its JSON value, and no _meta", () => {
       const context = buildContext(makeUser({ metadata: { plan: "pro", limits: { seats: 5 }, tags: ["a"] } }), NOW)
-      assert.strictEqual(context["custom_plan"], "pro")
-      assert.deepStrictEqual(context["custom_limits"], { seats: 5 })
-      assert.deepStrictEqual(context["custom_tags"], ["a"])
-      assert.deepStrictEqual(context._meta?.privateAttributes, [
-        "email",
-        "name",
-        "custom_plan",
-        "custom_limits",
-        "custom_tags"
-      ])
+      assert.deepStrictEqual(context["custom"], { plan: "pro", limits: { seats: 5 }, tags: ["a"] })
+      assert.isFalse("custom_plan" in context)
+      assert.isFalse("_meta" in context)
     })
 
     it("keys named key, kind, _meta, segments, role, email or anonymous change nothing built-in", () => {
@@ -232,42 +231,39 @@ describe("buildContext", () => {
       assert.strictEqual(context.key, "user-1")
       assert.strictEqual(context["email"], "someone@example.com")
       assert.isFalse("anonymous" in context)
-      assert.strictEqual(context["custom_key"], "other")
-      assert.strictEqual(context["custom_kind"], "org")
-      assert.strictEqual(context["custom_anonymous"], true)
-      assert.include(context._meta?.privateAttributes ?? [], "email")
-      assert.isFalse("custom_segments" in context)
-      assert.isFalse("custom_role" in context)
+      assert.strictEqual(customOf(context)["key"], "other")
+      assert.strictEqual(customOf(context)["kind"], "org")
+      assert.strictEqual(customOf(context)["anonymous"], true)
+      assert.isFalse("_meta" in context)
+      assert.isFalse("segments" in customOf(context))
+      assert.isFalse("role" in customOf(context))
       assert.isUndefined(({} as Record<string, unknown>)["polluted"])
     })
 
     it("a metadata key __proto__ stays data", () => {
       const metadata = JSON.parse('{"__proto__": {"polluted": 1}, "plain": 2}')
       const context = buildContext(makeUser({ metadata }), NOW)
-      assert.strictEqual(context["custom_plain"], 2)
+      assert.strictEqual(customOf(context)["plain"], 2)
+      assert.deepStrictEqual(Object.getOwnPropertyDescriptor(customOf(context), "__proto__")?.value, { polluted: 1 })
       assert.strictEqual(Object.getPrototypeOf(context), Object.prototype)
+      assert.strictEqual(Object.getPrototypeOf(customOf(context)), Object.prototype)
       assert.isUndefined(({} as Record<string, unknown>)["polluted"])
     })
 
     it("metadataAttributes: none and an allow-list", () => {
       const user = makeUser({ metadata: { plan: "pro", team: "core", segments: "beta" } })
       const none = buildContext(user, NOW, makeRules({ metadataAttributes: "none" }))
-      assert.isFalse(Object.keys(none).some((k) => k.startsWith("custom_")))
+      assert.isFalse("custom" in none)
       assert.include(segmentsOf(none), "beta")
       const some = buildContext(user, NOW, makeRules({ metadataAttributes: ["team"] }))
-      assert.deepStrictEqual(
-        Object.keys(some).filter((k) => k.startsWith("custom_")),
-        ["custom_team"]
-      )
+      assert.deepStrictEqual(some["custom"], { team: "core" })
     })
 
-    it("privateAttributes as an explicit list", () => {
-      const context = buildContext(
-        makeUser({ metadata: { plan: "pro" } }),
-        NOW,
-        makeRules({ privateAttributes: ["email"] })
-      )
-      assert.deepStrictEqual(context._meta?.privateAttributes, ["email"])
+    it("privateAttributes as an explicit list: the context is the same, without _meta", () => {
+      const rules = makeRules({ privateAttributes: ["email"] })
+      const context = buildContext(makeUser({ metadata: { plan: "pro" } }), NOW, rules)
+      assert.deepStrictEqual(context, buildContext(makeUser({ metadata: { plan: "pro" } }), NOW))
+      assert.isFalse("_meta" in context)
     })
   })
 
@@ -302,7 +298,18 @@ describe("withRequestAttributes", () => {
     })
     assert.strictEqual(merged.kind, "user")
     assert.strictEqual(merged.key, base.key)
-    assert.deepStrictEqual(merged._meta, base._meta)
+    assert.isFalse("_meta" in merged)
+  })
+
+  it("a custom object is merged over the user's custom (private unless public); another value is ignored", () => {
+    const user = buildContext(makeUser({ metadata: { plan: "free", team: "core" } }), NOW)
+    const merged = withRequestAttributes(user, { attributes: { custom: { plan: "pro", seats: 3 } } })
+    assert.deepStrictEqual(merged["custom"], { plan: "pro", team: "core", seats: 3 })
+    assert.deepStrictEqual(merged._meta?.privateAttributes, ["custom"])
+    assert.deepStrictEqual(user["custom"], { plan: "free", team: "core" })
+    const ignored = withRequestAttributes(user, { attributes: { custom: "pro" } })
+    assert.deepStrictEqual(ignored["custom"], { plan: "free", team: "core" })
+    assert.isFalse("_meta" in ignored)
   })
 
   it("role sets the attribute and adds the segment, on a copy only", () => {
@@ -336,8 +343,27 @@ describe("withRequestAttributes", () => {
       attributes: { ip: "203.0.113.9", country: "NZ", "/path": 1 },
       publicAttributes: ["country"]
     })
-    assert.deepStrictEqual(merged._meta?.privateAttributes, ["email", "name", "ip", "/~1path"])
-    assert.deepStrictEqual(base._meta?.privateAttributes, ["email", "name"])
+    assert.deepStrictEqual(merged._meta?.privateAttributes, ["ip", "/~1path"])
+    assert.isFalse("_meta" in base)
+    assert.isFalse(
+      "_meta" in withRequestAttributes(base, { attributes: { country: "NZ" }, publicAttributes: ["country"] })
+    )
+  })
+})
+
+describe("privateAttributeReferences", () => {
+  it("pii: email, name and the whole custom object", () => {
+    assert.deepStrictEqual(privateAttributeReferences(), ["email", "name", "/custom"])
+    assert.deepStrictEqual(privateAttributeReferences(makeRules()), ["email", "name", "/custom"])
+  })
+
+  it("a list keeps names and references, and maps a legacy custom_<key> to /custom/<key>", () => {
+    assert.deepStrictEqual(
+      privateAttributeReferences(
+        makeRules({ privateAttributes: ["email", "/custom/plan", "custom_team", "custom_a/b", "email", ""] })
+      ),
+      ["email", "/custom/plan", "/custom/team", "/custom/a~1b"]
+    )
   })
 })
 
@@ -437,7 +463,10 @@ describe("buildContext properties", () => {
     assert.isFalse("anonymous" in context)
     assert.strictEqual(context["email"], user.email ?? undefined)
     assert.strictEqual(context["name"], user.name ?? undefined)
-    assert.isArray(context._meta?.privateAttributes)
+    assert.isFalse("_meta" in context)
+    for (const key of ["kind", "key", "_meta", "anonymous", "email", "name"]) {
+      if (key in customOf(context)) assert.deepStrictEqual(customOf(context)[key], hostile.metadata[key])
+    }
   })
 
   it.prop(
@@ -454,13 +483,15 @@ describe("buildContext properties", () => {
       assert.deepStrictEqual(context, before)
       assert.strictEqual(merged.kind, "user")
       assert.strictEqual(merged.key, user.id)
-      const added = Object.keys(attributes).filter((key) => !["kind", "key", "_meta", "segments"].includes(key))
-      for (const name of context._meta?.privateAttributes ?? [])
-        assert.include(merged._meta?.privateAttributes ?? [], name)
-      assert.strictEqual(
-        merged._meta?.privateAttributes?.length ?? 0,
-        (context._meta?.privateAttributes?.length ?? 0) + added.length
+      const added = Object.keys(attributes).filter(
+        (key) =>
+          !["kind", "key", "_meta", "segments"].includes(key) &&
+          (key !== "custom" ||
+            (typeof attributes[key] === "object" && attributes[key] !== null && !Array.isArray(attributes[key])))
       )
+      assert.isFalse("_meta" in context)
+      // Every added attribute is private: named once in the new context's `_meta`.
+      assert.strictEqual(merged._meta?.privateAttributes?.length ?? 0, added.length)
       for (const segment of segmentsOf(context)) assert.include(segmentsOf(merged), segment)
       if (role !== undefined && role.length > 0) assert.include(segmentsOf(merged), role)
     }
@@ -509,6 +540,90 @@ describe("through the LaunchDarkly SDK", () => {
       )
       assert.isUndefined(Arbitrary.formatCheckFailure(result))
       assert.strictEqual(cases, 200)
+    })
+  )
+})
+
+describe("metadata targeted through /custom/<key> by the SDK", () => {
+  const flagsFileWith = (flags: Record<string, unknown>): string => {
+    const dir = mkdtempSync(join(tmpdir(), "segmentation-"))
+    const path = join(dir, "flags.json")
+    writeFileSync(path, JSON.stringify({ flags }))
+    return path
+  }
+  const ruleOn = (key: string, attribute: string, values: ReadonlyArray<Json>, contextKind?: string) => ({
+    key,
+    version: 1,
+    on: true,
+    salt: key,
+    variations: [false, true],
+    offVariation: 0,
+    fallthrough: { variation: 0 },
+    targets: [],
+    contextTargets: [],
+    prerequisites: [],
+    rules: [
+      {
+        id: `${key}-rule`,
+        variation: 1,
+        clauses: [{ ...(contextKind === undefined ? {} : { contextKind }), attribute, op: "in", values, negate: false }]
+      }
+    ]
+  })
+
+  it.effect("a flags file's clause on /custom/plan (and nested /custom/limits/seats) matches the user's metadata", () =>
+    Effect.gen(function* () {
+      const path = flagsFileWith({
+        "pro-plan": ruleOn("pro-plan", "/custom/plan", ["pro"], "user"),
+        "five-seats": ruleOn("five-seats", "/custom/limits/seats", [5], "user"),
+        // A clause without a context kind reads its attribute as a literal name, not a reference.
+        "legacy-clause": ruleOn("legacy-clause", "/custom/plan", ["pro"])
+      })
+      const client = init("sdk-key-test", {
+        updateProcessor: new integrations.FileDataSourceFactory({ paths: [path], autoUpdate: false }).getFactory(),
+        sendEvents: false,
+        diagnosticOptOut: true,
+        logger: { error() {}, warn() {}, info() {}, debug() {} }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.close()))
+      yield* Effect.promise(() => client.waitForInitialization({ timeout: 5 }))
+      const pro = buildContext(makeUser({ metadata: { plan: "pro", limits: { seats: 5 } } }), NOW)
+      const free = buildContext(makeUser({ metadata: { plan: "free", limits: { seats: 1 } } }), NOW)
+      const bare = buildContext(makeUser({}), NOW)
+      const on = (flag: string, context: UserContext) => Effect.promise(() => client.variation(flag, context, false))
+      assert.deepStrictEqual(
+        [yield* on("pro-plan", pro), yield* on("pro-plan", free), yield* on("pro-plan", bare)],
+        [true, false, false]
+      )
+      assert.deepStrictEqual([yield* on("five-seats", pro), yield* on("five-seats", free)], [true, false])
+      assert.isFalse(yield* on("legacy-clause", pro))
+    })
+  )
+
+  it.effect("TestData's ifMatch on /custom/plan matches the user's metadata", () =>
+    Effect.gen(function* () {
+      const td = new integrations.TestData()
+      const client = init("sdk-key-test", {
+        updateProcessor: td.getFactory(),
+        sendEvents: false,
+        diagnosticOptOut: true,
+        logger: { error() {}, warn() {}, info() {}, debug() {} }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.close()))
+      yield* Effect.promise(() => client.waitForInitialization({ timeout: 5 }))
+      yield* Effect.promise(() =>
+        td.update(
+          td
+            .flag("pro")
+            .booleanFlag()
+            .fallthroughVariation(false)
+            .ifMatch("user", "/custom/plan", "pro")
+            .thenReturn(true)
+        )
+      )
+      const context = (plan: string) => buildContext(makeUser({ metadata: { plan } }), NOW)
+      assert.isTrue(yield* Effect.promise(() => client.variation("pro", context("pro"), false)))
+      assert.isFalse(yield* Effect.promise(() => client.variation("pro", context("free"), false)))
     })
   )
 })

@@ -101,7 +101,7 @@ export const evalCommand = Command.make(
   Command.withExamples([
     { command: "effect-flag-context eval beta-dashboard ada", description: "A boolean flag" },
     {
-      command: "effect-flag-context eval checkout-config barbara --attr custom_region=eu --json",
+      command: "effect-flag-context eval checkout-config barbara --attr region=eu --json",
       description: "With a request attribute, as JSON"
     }
   ])

@@ -23,12 +23,18 @@ export const serviceUris = (options: {
   }
 }
 
-/** `later` over `earlier`, except `hooks` and `plugins`, which are concatenated. */
+/**
+ * `later` over `earlier`, except `hooks` and `plugins`, which are concatenated, and
+ * `privateAttributes`, which are united: a later list adds private attributes, never makes one public.
+ */
 export const mergeSdkOptions = (earlier: LDOptions, later: LDOptions): LDOptions => {
   const merged: LDOptions = { ...earlier, ...later }
   if (earlier.hooks !== undefined && later.hooks !== undefined) merged.hooks = [...earlier.hooks, ...later.hooks]
   if (earlier.plugins !== undefined && later.plugins !== undefined) {
     merged.plugins = [...earlier.plugins, ...later.plugins]
+  }
+  if (earlier.privateAttributes !== undefined && later.privateAttributes !== undefined) {
+    merged.privateAttributes = Array.from(new Set([...earlier.privateAttributes, ...later.privateAttributes]))
   }
   return merged
 }

@@ -46,7 +46,7 @@ const Flags = Layer.effectDiscard(
     yield* flags.disable("off")
     yield* flags.enableForSegments("by-segment", ["beta", "user"])
     yield* flags.update("by-plan", (flag) =>
-      flag.booleanFlag().fallthroughVariation(false).ifMatch("user", "custom_plan", "pro").thenReturn(true)
+      flag.booleanFlag().fallthroughVariation(false).ifMatch("user", "/custom/plan", "pro").thenReturn(true)
     )
     yield* flags.set("json", { limit: 10, tiers: ["a", "b"] })
     yield* flags.set("number", 42)
