@@ -415,33 +415,48 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     return Effect.andThen(finishLookup(userId, hash, started, done), settle(userId, done))
   }
 
-  const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
-    Effect.withFiber((fiber) => {
-      const hash = hashKey(userId)
-      sketch.increment(hash)
-      const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-      const entry = liveEntry(userId, now)
-      if (entry !== undefined) {
-        if (entry.fiber.pollUnsafe() !== undefined) {
-          counts.hits++
-          return Cache.get(cache, userId)
-        }
-        counts.misses++
-        return waitFor(fiber, now, userId, entry.fiber)
+  const getCachedWith = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    clock: Clock.Clock,
+    userId: UserId
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    const hash = hashKey(userId)
+    sketch.increment(hash)
+    const now = clock.currentTimeMillisUnsafe()
+    const entry = liveEntry(userId, now)
+    if (entry !== undefined) {
+      if (entry.fiber.pollUnsafe() !== undefined) {
+        counts.hits++
+        return Cache.get(cache, userId)
       }
       counts.misses++
-      const inFlight = loading.get(userId)
-      if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
-      return startLookup(fiber, now, userId, hash)
-    })
+      return waitFor(fiber, now, userId, entry.fiber)
+    }
+    counts.misses++
+    const inFlight = loading.get(userId)
+    if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
+    return startLookup(fiber, now, userId, hash)
+  }
+
+  const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
+    Effect.withFiber((fiber) => getCachedWith(fiber, fiber.getRef(Clock.Clock), userId))
 
   const getValid = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
     isUserId(userId) ? getCached(userId) : Effect.flatMap(validateUserId(userId), getCached)
 
+  // A valid id costs one `withFiber` and one `map` around the lookup: the clock is the caller's,
+  // read again when the user arrives.
   const get = (userId: string): Effect.Effect<UserContext, ContextCacheError> =>
-    Effect.flatMap(getValid(userId), (cached) =>
-      Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
-    )
+    isUserId(userId)
+      ? Effect.withFiber((fiber) => {
+          const clock = fiber.getRef(Clock.Clock)
+          return Effect.map(getCachedWith(fiber, clock, userId), (cached) =>
+            cached.contextAt(clock.currentTimeMillisUnsafe())
+          )
+        })
+      : Effect.flatMap(getValid(userId), (cached) =>
+          Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
+        )
 
   const getCachedUnsafe = (userId: string, now: number): UserContext | undefined => {
     const found = MutableHashMap.get(map, userId)
