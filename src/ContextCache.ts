@@ -195,17 +195,21 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   const counts = { hits: 0, misses: 0, lookups: 0, evictions: 0 }
 
   // No timer here: a lookup is bounded by the shared deadlines below (`startLookup`).
+  // The clock is the caller's (the lookup's fiber inherits the caller's context), read when the
+  // user arrives: one `map` instead of a `flatMap` and a `withFiber` per lookup.
+  const lookupWith = (
+    userId: string,
+    hash: number,
+    clock: Clock.Clock
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    counts.lookups++
+    return Effect.map(
+      repo.getById(userId),
+      (user) => new CachedUser(user, builder, clock.currentTimeMillisUnsafe(), hash)
+    )
+  }
   const lookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
-    Effect.suspend(() => {
-      counts.lookups++
-      return Effect.flatMap(repo.getById(userId), (user) =>
-        Effect.withFiber((fiber) =>
-          Effect.succeed(
-            new CachedUser(user, builder, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(), hashKey(userId))
-          )
-        )
-      )
-    })
+    Effect.withFiber((fiber) => lookupWith(userId, hashKey(userId), fiber.getRef(Clock.Clock)))
 
   // A lookup runs in a fiber of this cache's own (see `startLookup`); when it ends, its exit is
   // handed to the Cache here, so the Cache settles its entry at once instead of running a lookup.
@@ -378,6 +382,8 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     loading.delete(userId)
     const keep = Exit.isSuccess(exit) || Option.getOrUndefined(Exit.findErrorOption(exit))?._tag === "UserNotFound"
     if (!keep || !makeRoomFor(userId, hash)) return Effect.void
+    // A user is put in as a settled value; "no such user" goes through the lookup (`settleLookup`).
+    if (Exit.isSuccess(exit)) return Cache.set(cache, userId, exit.value)
     settled.set(userId, exit)
     return Effect.ensuring(
       Effect.ignore(Cache.get(cache, userId)),
@@ -392,50 +398,65 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     hash: number
   ): Effect.Effect<CachedUser, ContextCacheError> => {
     let self: Fiber.Fiber<CachedUser, ContextCacheError> | undefined
-    const run = Effect.onExit(lookup(userId), (exit) =>
+    const run = Effect.onExit(lookupWith(userId, hash, fiber.getRef(Clock.Clock)), (exit) =>
       self === undefined ? Effect.void : finishLookup(userId, hash, self, exit)
     )
-    return Effect.flatMap(Effect.forkDetach(run, { startImmediately: true }), (started) => {
-      self = started
-      const done = started.pollUnsafe()
-      if (done === undefined) {
-        loading.set(userId, started)
-        boundLookup(fiber, now, started)
-        return waitFor(fiber, now, userId, started)
+    // A detached fiber over the caller's context, started at once (as `forkDetach` with
+    // `startImmediately` does, without the `withFiber` and `flatMap` around it).
+    const started = Effect.runForkWith(fiber.context)(run)
+    self = started
+    loading.set(userId, started)
+    const done = started.pollUnsafe()
+    if (done === undefined) {
+      boundLookup(fiber, now, started)
+      return waitFor(fiber, now, userId, started)
+    }
+    // Ended before it was known to be in flight (a synchronous repository): settle it now.
+    return Effect.andThen(finishLookup(userId, hash, started, done), settle(userId, done))
+  }
+
+  const getCachedWith = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    clock: Clock.Clock,
+    userId: UserId
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    const hash = hashKey(userId)
+    sketch.increment(hash)
+    const now = clock.currentTimeMillisUnsafe()
+    const entry = liveEntry(userId, now)
+    if (entry !== undefined) {
+      if (entry.fiber.pollUnsafe() !== undefined) {
+        counts.hits++
+        return Cache.get(cache, userId)
       }
-      // Ended before it was known to be in flight (a synchronous repository): settle it now.
-      loading.set(userId, started)
-      return Effect.andThen(finishLookup(userId, hash, started, done), settle(userId, done))
-    })
+      counts.misses++
+      return waitFor(fiber, now, userId, entry.fiber)
+    }
+    counts.misses++
+    const inFlight = loading.get(userId)
+    if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
+    return startLookup(fiber, now, userId, hash)
   }
 
   const getCached = (userId: UserId): Effect.Effect<CachedUser, ContextCacheError> =>
-    Effect.withFiber((fiber) => {
-      const hash = hashKey(userId)
-      sketch.increment(hash)
-      const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-      const entry = liveEntry(userId, now)
-      if (entry !== undefined) {
-        if (entry.fiber.pollUnsafe() !== undefined) {
-          counts.hits++
-          return Cache.get(cache, userId)
-        }
-        counts.misses++
-        return waitFor(fiber, now, userId, entry.fiber)
-      }
-      counts.misses++
-      const inFlight = loading.get(userId)
-      if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
-      return startLookup(fiber, now, userId, hash)
-    })
+    Effect.withFiber((fiber) => getCachedWith(fiber, fiber.getRef(Clock.Clock), userId))
 
   const getValid = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
     isUserId(userId) ? getCached(userId) : Effect.flatMap(validateUserId(userId), getCached)
 
+  // A valid id costs one `withFiber` and one `map` around the lookup: the clock is the caller's,
+  // read again when the user arrives.
   const get = (userId: string): Effect.Effect<UserContext, ContextCacheError> =>
-    Effect.flatMap(getValid(userId), (cached) =>
-      Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
-    )
+    isUserId(userId)
+      ? Effect.withFiber((fiber) => {
+          const clock = fiber.getRef(Clock.Clock)
+          return Effect.map(getCachedWith(fiber, clock, userId), (cached) =>
+            cached.contextAt(clock.currentTimeMillisUnsafe())
+          )
+        })
+      : Effect.flatMap(getValid(userId), (cached) =>
+          Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
+        )
 
   const getCachedUnsafe = (userId: string, now: number): UserContext | undefined => {
     const found = MutableHashMap.get(map, userId)

@@ -34,7 +34,7 @@ import { ContextBuilder } from "./ContextBuilder.js"
 import { flagUpdates, jsonEquals, watchFlag } from "./internal/flagChanges.js"
 import { flagsFileDataSource } from "./internal/flagsFile.js"
 import { mergeSdkOptions, serviceUris } from "./internal/sdkOptions.js"
-import { ContextCache, type ContextCacheOptions } from "./ContextCache.js"
+import { ContextCache, type ContextCacheError, type ContextCacheOptions } from "./ContextCache.js"
 import {
   effectLogger,
   exceptionReason,
@@ -838,17 +838,30 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
       fallback
     } satisfies Resolved)
 
+  // The fallback a typed lookup error picks.
+  const resolveFailure = (
+    userId: string,
+    options: EvaluationOptions | undefined,
+    error: ContextCacheError
+  ): Effect.Effect<Resolved> => {
+    switch (error._tag) {
+      // Not logged: the id comes from the caller, possibly junk; the answer and the metric say it.
+      case "InvalidUserId":
+        return Effect.succeed(INVALID)
+      case "UserNotFound":
+        return idOnly(userId, options, "UserNotFound", "UserNotFound")
+      case "UserRepoError":
+        return idOnly(userId, options, "UserRepoUnavailable", error.reason, error)
+    }
+  }
+
   // The context when the cache does not have it yet: a lookup, and typed errors pick the fallback.
   const resolveSlow = (userId: string, options: EvaluationOptions | undefined): Effect.Effect<Resolved> =>
-    cache.get(userId).pipe(
-      Effect.map((context): Resolved => ({ context: withRequest(context, options), kind: "full", fallback: null })),
-      Effect.catchTags({
-        // Not logged: the id comes from the caller, possibly junk; the answer and the metric say it.
-        InvalidUserId: () => Effect.succeed(INVALID),
-        UserNotFound: () => idOnly(userId, options, "UserNotFound", "UserNotFound"),
-        UserRepoError: (error: UserRepoError) => idOnly(userId, options, "UserRepoUnavailable", error.reason, error)
-      })
-    )
+    Effect.matchEffect(cache.get(userId), {
+      onSuccess: (context) =>
+        Effect.succeed<Resolved>({ context: withRequest(context, options), kind: "full", fallback: null }),
+      onFailure: (error) => resolveFailure(userId, options, error)
+    })
 
   // The context synchronously when that is possible (id only, or a cached user); `undefined` otherwise.
   const resolveNow = (
@@ -891,9 +904,17 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
       if (cached !== undefined) {
         return evaluateWith(fiber, flagKey, withRequest(cached, options), "full", null, defaultValue, decode)
       }
-      return Effect.flatMap(resolveSlow(userId, options), (resolved) =>
-        Effect.withFiber((current) => toEffect(evaluateResolved(current, flagKey, resolved, defaultValue, decode)))
-      )
+      // A miss: the lookup's user is evaluated in the continuation itself (no `Resolved` in between).
+      return Effect.matchEffect(cache.get(userId), {
+        onSuccess: (context) =>
+          Effect.withFiber((current) =>
+            toEffect(evaluateWith(current, flagKey, withRequest(context, options), "full", null, defaultValue, decode))
+          ),
+        onFailure: (error) =>
+          Effect.flatMap(resolveFailure(userId, options, error), (resolved) =>
+            Effect.withFiber((current) => toEffect(evaluateResolved(current, flagKey, resolved, defaultValue, decode)))
+          )
+      })
     }
     if (!isUserId(userId)) return invalid(fiber, flagKey, defaultValue)
     return evaluateWith(

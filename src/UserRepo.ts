@@ -387,7 +387,10 @@ const isUserId = Schema.is(UserId)
  * @category validation
  */
 export const validateUserId = (id: string): Effect.Effect<UserId, InvalidUserId> =>
-  Effect.mapError(decodeUserId(id), (error) => new InvalidUserId({ userId: id, message: error.message }))
+  // A valid id (the usual case) is checked with the schema's guard, without running a decoding effect.
+  isUserId(id)
+    ? Effect.succeed(id)
+    : Effect.mapError(decodeUserId(id), (error) => new InvalidUserId({ userId: id, message: error.message }))
 
 /**
  * Bounds a lookup by `timeout`; running out fails with `UserRepoError` reason `"Timeout"`.
@@ -410,15 +413,17 @@ export const withLookupTimeout =
         )
     })
 
+const memoryLookup = (byId: ReadonlyMap<string, User>, userId: UserId): Effect.Effect<User, UserNotFound> => {
+  const user = byId.get(userId)
+  return user === undefined ? Effect.fail(new UserNotFound({ userId })) : Effect.succeed(user)
+}
+
 const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
   const byId = new Map<string, User>()
   for (const user of users) byId.set(user.id, user)
   return UserRepo.of({
     getById: (id) =>
-      Effect.flatMap(validateUserId(id), (userId) => {
-        const user = byId.get(userId)
-        return user === undefined ? Effect.fail(new UserNotFound({ userId })) : Effect.succeed(user)
-      })
+      isUserId(id) ? memoryLookup(byId, id) : Effect.flatMap(validateUserId(id), (userId) => memoryLookup(byId, userId))
   })
 }
 
@@ -622,19 +627,38 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
           .pipe(withLookupTimeout(userId, timeout))
 
   /** The row of one id: `undefined` when there is none, or when the id column can't hold it. */
-  const lookupRow = (userId: UserId): Effect.Effect<LookupResult, UserRepoError> =>
-    Effect.flatMap(currentPlan(userId), (current) => {
-      const key = current.normalizeId(userId)
-      // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
-      if (key === undefined) return Effect.succeed(undefined)
-      return Effect.mapError(Effect.request(Lookup({ id: key }), resolver), (error) =>
-        withoutStack(() =>
-          error._tag === "BatchTimeout"
-            ? new UserRepoError({ userId, reason: "Timeout", cause: error.cause })
-            : new UserRepoError({ userId, reason: classifySql(error), cause: error })
-        )
-      )
+  const lookupError = (userId: UserId, error: SqlError | BatchTimeout): UserRepoError =>
+    withoutStack(() =>
+      error._tag === "BatchTimeout"
+        ? new UserRepoError({ userId, reason: "Timeout", cause: error.cause })
+        : new UserRepoError({ userId, reason: classifySql(error), cause: error })
+    )
+
+  const lookupResult = (userId: UserId, result: LookupResult): Effect.Effect<User, UserNotFound | UserRepoError> => {
+    if (result === undefined) return Effect.fail(withoutStack(() => new UserNotFound({ userId })))
+    if ("failure" in result) {
+      return Effect.fail(new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) }))
+    }
+    return result.problem === undefined
+      ? Effect.succeed(result.user)
+      : Effect.as(warnMetadata(userId, result.problem), result.user)
+  }
+
+  // One request and one `matchEffect` per user once the table is known (the miss path).
+  const lookupWith = (current: TablePlan, userId: UserId): Effect.Effect<User, UserNotFound | UserRepoError> => {
+    const key = current.normalizeId(userId)
+    // An id the column can't hold (U+0000, "abc" for a uuid, "1.5" for an integer) matches no row.
+    if (key === undefined) return lookupResult(userId, undefined)
+    return Effect.matchEffect(Effect.request(Lookup({ id: key }), resolver), {
+      onFailure: (error) => Effect.fail(lookupError(userId, error)),
+      onSuccess: (result) => lookupResult(userId, result)
     })
+  }
+
+  const lookupUser = (userId: UserId): Effect.Effect<User, UserNotFound | UserRepoError> =>
+    plan !== undefined
+      ? lookupWith(plan, userId)
+      : Effect.flatMap(currentPlan(userId), (current) => lookupWith(current, userId))
 
   /** Looks `ids` up; a statement that fails on one row's data is split until only that row's id fails. */
   const fetch = (
@@ -707,18 +731,7 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   return UserRepo.of({
     // Untraced and without a timer of its own: this is the miss path, once per user loaded (the
     // batch statement carries the deadline, see the resolver).
-    getById: (id: string) =>
-      Effect.flatMap(isUserId(id) ? Effect.succeed(id) : validateUserId(id), (userId) =>
-        Effect.flatMap(lookupRow(userId), (result): Effect.Effect<User, UserNotFound | UserRepoError> => {
-          if (result === undefined) return Effect.fail(withoutStack(() => new UserNotFound({ userId })))
-          if ("failure" in result) {
-            return Effect.fail(new UserRepoError({ userId, reason: "Decode", cause: new Error(result.failure) }))
-          }
-          return result.problem === undefined
-            ? Effect.succeed(result.user)
-            : Effect.as(warnMetadata(userId, result.problem), result.user)
-        })
-      )
+    getById: (id: string) => (isUserId(id) ? lookupUser(id) : Effect.flatMap(validateUserId(id), lookupUser))
   })
 })
 

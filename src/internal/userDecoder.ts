@@ -5,8 +5,8 @@
  *
  * @internal
  */
-import { DateTime, Predicate, Result, Schema } from "effect"
-import { type MetadataProblem, parseMetadata, User, UserFromRow, type UserId } from "../User.js"
+import { DateTime, Equal, Predicate, Result, Schema } from "effect"
+import { type MetadataProblem, parseMetadata, User, UserFromRow, UserId } from "../User.js"
 import type { MetadataLimits } from "./pgUserTable.js"
 
 /** A decoded row, with what was wrong with its metadata (replaced by `{}`) if anything. */
@@ -29,10 +29,40 @@ type UserFields = ConstructorParameters<typeof User>[0]
  * constructor without checks; the property test in test/User.test.ts fails if the two differ.
  */
 const trusted = (Schema as unknown as { readonly makeClassTrusted?: unknown }).makeClassTrusted
-const makeUser: (fields: UserFields) => User =
+const makeUserTrusted: (fields: UserFields) => User =
   typeof trusted === "function"
     ? (fields) => (trusted as (self: typeof User, fields: UserFields) => User)(User, fields)
     : (fields) => new User(fields, { disableChecks: true })
+
+/**
+ * Cheaper still (≈ 0.2 µs instead of ≈ 2.4 µs per user, on the miss path): `User`'s constructor,
+ * once the schema pass is skipped, only copies the fields onto the instance (`Data.Class`), so the
+ * fields are copied onto an object of `User`'s prototype directly (the decoder's fields never hold
+ * a `__proto__` key). Checked once here against the trusted constructor: should a future effect
+ * give instances more than their fields, the trusted constructor is used instead.
+ */
+const copyOntoPrototype = (fields: UserFields): User => Object.assign(Object.create(User.prototype) as User, fields)
+
+const sameInstances = (): boolean => {
+  const sample: UserFields = {
+    id: UserId.make("sample"),
+    email: null,
+    email_verified: false,
+    name: null,
+    created_at: DateTime.makeUnsafe(0),
+    updated_at: DateTime.makeUnsafe(0),
+    metadata: {}
+  }
+  const copied = copyOntoPrototype(sample)
+  const built = makeUserTrusted(sample)
+  return (
+    Object.getPrototypeOf(built) === User.prototype &&
+    Reflect.ownKeys(built).join() === Reflect.ownKeys(copied).join() &&
+    Equal.equals(built, copied)
+  )
+}
+
+const makeUser: (fields: UserFields) => User = sameInstances() ? copyOntoPrototype : makeUserTrusted
 
 const isValidDate = (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime())
 
