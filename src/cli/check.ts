@@ -7,31 +7,13 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type ColumnKey, columnKeys, resolveTable } from "../internal/userTable.js"
+import { acceptsType, type CatalogRow, catalogColumns, catalogSql, expectedTypes } from "../internal/pgUserTable.js"
+import { columnKeys, resolveTable } from "../internal/userTable.js"
 import { BadUserId, DatabaseError, InvalidOption } from "./Errors.js"
 import { checkUserId, printJson, resolveContext } from "./output.js"
 import { databaseError, withContexts, withDatabase } from "./runtime.js"
 import { resolveSettings, root, type Settings } from "./settings.js"
 import { renderTable } from "./Table.js"
-
-const text = ["text", "character varying", "character"]
-const timestamps = ["timestamp with time zone", "timestamp without time zone", "date"]
-
-/** The column types each key of the User model can be read from. */
-const accepted: Readonly<Record<ColumnKey, ReadonlyArray<string>>> = {
-  id: [...text, "uuid", "integer", "bigint"],
-  email: text,
-  emailVerified: ["boolean", ...timestamps],
-  name: text,
-  createdAt: timestamps,
-  updatedAt: timestamps,
-  metadata: ["jsonb", "json", ...text]
-}
-
-interface ColumnRow {
-  readonly column_name: string
-  readonly data_type: string
-}
 
 /** One line per key of the User model: where it is read from, what was found, and what is wrong. */
 const checkColumns = Effect.fnUntraced(function* (settings: Settings) {
@@ -41,15 +23,13 @@ const checkColumns = Effect.fnUntraced(function* (settings: Settings) {
     catch: (error) =>
       new InvalidOption({ option: "--table", problem: error instanceof Error ? error.message : String(error) })
   })
-  const schema = table.name.schema
-  const rows = yield* (
-    schema === undefined
-      ? sql<ColumnRow>`SELECT column_name, data_type FROM information_schema.columns
-          WHERE table_name = ${table.name.name} AND table_schema = current_schema()`
-      : sql<ColumnRow>`SELECT column_name, data_type FROM information_schema.columns
-          WHERE table_name = ${table.name.name} AND table_schema = ${schema}`
-  ).pipe(Effect.mapError(databaseError(settings.database, "read the table's columns")))
-  if (rows.length === 0) {
+  // The library's own catalog query and type rules (`UserRepo.layerPg` checks the same at build).
+  const catalog = catalogColumns(
+    yield* sql
+      .unsafe<CatalogRow>(catalogSql, [table.quoted])
+      .pipe(Effect.mapError(databaseError(settings.database, "read the table's columns")))
+  )
+  if (catalog === undefined) {
     return yield* new DatabaseError({
       address: settings.database.address,
       action: `check the user table ${table.quoted}`,
@@ -57,19 +37,21 @@ const checkColumns = Effect.fnUntraced(function* (settings: Settings) {
         "it does not exist (or this role can't see it); create it with `effect-flag-context setup --database-url URL`, or give --table"
     })
   }
-  const found = new Map(rows.map((row) => [row.column_name, row.data_type]))
+  const found = new Map(catalog.map((column) => [column.name, column]))
   const lines = columnKeys.map((key) => {
     const mapped = settings.columns[key]
     const name = mapped === undefined ? key : mapped
     if (name === null) return { key, column: "(none)", type: "", problem: undefined }
-    const type = found.get(name)
+    const column = found.get(name)
     const problem =
-      type === undefined
+      column === undefined
         ? `no column ${JSON.stringify(name)}; name the right one with --column ${key}=COLUMN${key === "id" ? "" : ` (or --column ${key}= if the table has none)`}`
-        : accepted[key].includes(type)
-          ? undefined
-          : `type ${type}, expected ${accepted[key].join(" or ")}`
-    return { key, column: name, type: type ?? "(missing)", problem }
+        : !acceptsType(key, column.type)
+          ? `type ${column.declared}, expected ${expectedTypes(key)}`
+          : !column.readable
+            ? `permission denied: GRANT SELECT on ${JSON.stringify(name)} to the role of the connection`
+            : undefined
+    return { key, column: name, type: column?.declared ?? "(missing)", problem }
   })
   return { table: table.quoted, lines }
 })

@@ -59,6 +59,9 @@ const typeLabel: Readonly<Record<string, string>> = {
   json: "json"
 }
 
+/** Whether a column of this catalog type (`int4`, `timestamptz`, …) can be read as the logical column. */
+export const acceptsType = (key: ColumnKey, type: string): boolean => accepted[key].includes(type)
+
 /** What a logical column must be, in words, for error messages. */
 export const expectedTypes = (key: ColumnKey): string => accepted[key].map((t) => typeLabel[t] ?? t).join(", ")
 
@@ -229,7 +232,7 @@ export const planTable = (
           `set the option \`${option}\` to the column's name${absent}; the table has ${catalog.map((c) => JSON.stringify(c.name)).join(", ")}`
       }
     }
-    if (!accepted[key].includes(column.type)) {
+    if (!acceptsType(key, column.type)) {
       return {
         table,
         column: name,
