@@ -162,9 +162,9 @@ export interface LayerEmbeddedOptions extends EmbeddedOptions, Omit<UserRepo.PgO
  * served by {@link UserRepo.layerPg}. Everything closes when the layer is released.
  *
  * Without `dataDir` it starts from a copy of this machine's prepared template (made by the first
- * start, with a log line). Measured on a busy 2-core machine (`scripts/embedded-start.mjs`, to the
- * first answered lookup, in a fresh process): ≈ 5–7 s and 370 MB peak RSS from the template, against
- * 16–22 s and 730–770 MB initializing an empty cluster (`template: false`).
+ * start, with a log line). Measured on a 2-core machine (`npm run bench`, section "Embedded start-up"
+ * of `docs/benchmarks.md`: to the first answered lookup, in a fresh process): ≈ 4 s and 365 MiB peak
+ * RSS from the template, against ≈ 8–9 s and 740 MiB initializing an empty cluster (`template: false`).
  *
  * @since 0.1.0
  * @category layers
