@@ -1,7 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import { writeFileSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { ConfigProvider, Effect, Exit, Fiber, Layer, Metric, Redacted, Schema, Tracer, type Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
@@ -31,6 +29,7 @@ import {
   repoHung,
   segmentFlag
 } from "./support/launchdarkly.js"
+import { recordingLaunchDarkly } from "./support/recordingLaunchDarkly.js"
 
 const NOW = Date.UTC(2026, 0, 1)
 const present = makeUser("present", NOW, 10, ["beta"])
@@ -534,37 +533,17 @@ describe("FlagClient - operations", () => {
 
 const memoryCache = cacheOver(UserRepo.layerMemory([present]))
 
-// A loopback events endpoint that keeps every payload the SDK posts; `indexed` is the context of
-// the first index event.
-const loopbackEvents = Effect.gen(function* () {
-  const payloads: Array<unknown> = []
-  const { uri } = yield* Effect.acquireRelease(
-    Effect.callback<{ readonly uri: string; readonly close: () => void }>((resume) => {
-      const server = createServer((request, response) => {
-        let body = ""
-        request.on("data", (chunk: Buffer) => {
-          body += chunk.toString("utf8")
-        })
-        request.on("end", () => {
-          if (body.length > 0) payloads.push(JSON.parse(body))
-          response.writeHead(202).end()
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ uri: `http://127.0.0.1:${port}`, close: () => server.close() }))
-      })
-    }),
-    ({ close }) => Effect.sync(close)
-  )
-  const indexed = (): Record<string, unknown> | undefined => {
-    const events = payloads.flat() as Array<{ readonly kind: string; readonly context?: Record<string, unknown> }>
+// A loopback events endpoint (the recording LaunchDarkly stand-in); `indexed` is the context of the
+// first index event.
+const loopbackEvents = Effect.map(recordingLaunchDarkly(), (server) => ({
+  uri: server.uri,
+  indexed: (): Record<string, unknown> | undefined => {
+    const events = server.events() as Array<{ readonly kind?: unknown; readonly context?: Record<string, unknown> }>
     const context = events.find((event) => event.kind === "index")?.context
     assert.isDefined(context, JSON.stringify(events))
     return context
   }
-  return { uri, indexed }
-})
+}))
 
 const redactedOf = (context: Record<string, unknown> | undefined): Array<string> => [
   ...((context?.["_meta"] as { readonly redactedAttributes?: ReadonlyArray<string> } | undefined)?.redactedAttributes ??
