@@ -52,7 +52,7 @@ import {
   withRequestAttributes
 } from "./Segmentation.js"
 import { type Json, type User, UserId } from "./User.js"
-import { UserRepo, type UserRepoError } from "./UserRepo.js"
+import { describeCause, UserRepo, type UserRepoError } from "./UserRepo.js"
 
 // ---------------------------------------------------------------------------------------------
 // Models
@@ -630,26 +630,6 @@ const recordEvent = (
   span.event("feature_flag.evaluation", fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), attributes)
 }
 
-/** A short description of an error's cause chain, for a log line: messages and codes, bounded. */
-const causeSummary = (cause: unknown): string => {
-  const parts: Array<string> = []
-  let current: unknown = cause
-  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
-    if (current instanceof Error) {
-      const code = (current as { readonly code?: unknown }).code
-      parts.push(
-        typeof code === "string" || typeof code === "number" ? `${current.message} (${code})` : current.message
-      )
-      current = current.cause
-    } else {
-      parts.push(typeof current === "string" ? current : String(current))
-      break
-    }
-  }
-  const summary = parts.filter((part) => part.length > 0).join(": ")
-  return summary.length > 300 ? `${summary.slice(0, 300)}…` : summary
-}
-
 const toEffect = <A>(result: Evaluation<A> | Effect.Effect<Evaluation<A>>): Effect.Effect<Evaluation<A>> =>
   Effect.isEffect(result) ? result : Effect.succeed(result)
 
@@ -798,7 +778,7 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
   ): Effect.Effect<void> =>
     Effect.withFiber((fiber) => {
       const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-      const summary = error === undefined ? "" : causeSummary(error.cause)
+      const summary = error === undefined ? "" : describeCause(error.cause)
       let key = `${fallback}\u0000${reason}\u0000${summary}`
       let state = causes.get(key)
       if (state === undefined && causes.size >= MAX_CAUSES) {
@@ -819,7 +799,8 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
         annotations["error"] = error.message
         if (summary.length > 0) annotations["cause"] = summary
       }
-      const why = error === undefined ? reason : summary.length > 0 ? `${error.message}: ${summary}` : error.message
+      // A `UserRepoError`'s message already ends with its root cause.
+      const why = error === undefined ? reason : error.message
       return Effect.logWarning(
         `Flags evaluated with an id-only context (${fallback}): ${why}; ${affected} evaluation(s) affected since the last warning for this cause, latest user ${JSON.stringify(userId)}`
       ).pipe(Effect.annotateLogs(annotations))
