@@ -10,7 +10,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { acceptsType, type CatalogRow, catalogColumns, catalogSql, expectedTypes } from "../internal/pgUserTable.js"
 import { columnKeys, resolveTable } from "../internal/userTable.js"
 import { BadUserId, DatabaseError, InvalidOption } from "./Errors.js"
-import { checkUserId, printJson, resolveContext } from "./output.js"
+import { checkUserId, printResolved, resolveContext } from "./output.js"
 import { databaseError, withContexts, withDatabase } from "./runtime.js"
 import { resolveSettings, root, type Settings } from "./settings.js"
 import { renderTable } from "./Table.js"
@@ -111,13 +111,7 @@ export const checkCommand = Command.make(
           })
         )
     const resolved = yield* withContexts(settings, resolveContext(id, {}))
-    yield* printJson({
-      userId: resolved.userId,
-      fallback: resolved.fallback,
-      ...(resolved.reason === undefined ? {} : { reason: resolved.reason }),
-      ...(resolved.cause === undefined ? {} : { cause: resolved.cause }),
-      context: resolved.context
-    })
+    yield* printResolved(resolved)
     if (resolved.fallback !== null) {
       return yield* new DatabaseError({
         address: settings.database.address,

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { Argument, Command } from "effect/cli"
-import { checkUserId, printJson, resolveContext } from "./output.js"
+import { checkUserId, printResolved, resolveContext } from "./output.js"
 import { withContexts } from "./runtime.js"
 import { resolveSettings, root } from "./settings.js"
 
@@ -21,13 +21,7 @@ export const contextCommand = Command.make(
     const settings = yield* resolveSettings(yield* root, "other")
     const id = yield* checkUserId(userId)
     const resolved = yield* withContexts(settings, resolveContext(id, {}))
-    yield* printJson({
-      userId: resolved.userId,
-      fallback: resolved.fallback,
-      ...(resolved.reason === undefined ? {} : { reason: resolved.reason }),
-      ...(resolved.cause === undefined ? {} : { cause: resolved.cause }),
-      context: resolved.context
-    })
+    yield* printResolved(resolved)
   })
 ).pipe(
   Command.withDescription(

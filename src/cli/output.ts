@@ -232,6 +232,22 @@ export const evaluateAll = Effect.fn("Cli.evaluateAll")(function* (
 export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
 /**
+ * Prints a user's context as `context` and `check` show it: the id, the fallback (with its reason
+ * and root cause when one applied) and the context.
+ *
+ * @since 0.2.0
+ * @category output
+ */
+export const printResolved = (resolved: ResolvedContext) =>
+  printJson({
+    userId: resolved.userId,
+    fallback: resolved.fallback,
+    ...(resolved.reason === undefined ? {} : { reason: resolved.reason }),
+    ...(resolved.cause === undefined ? {} : { cause: resolved.cause }),
+    context: resolved.context
+  })
+
+/**
  * A flag value in a table cell: `#n` for a JSON variation, `*` when a fallback decided it.
  *
  * @since 0.2.0
