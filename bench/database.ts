@@ -3,9 +3,11 @@
  * else embedded PGlite), in a fresh schema, reached through a loopback proxy that records every
  * statement the client sends. Seeding goes through the unrecorded admin connection.
  */
-import { Context, Effect, Layer, type Scope } from "effect"
-import type { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import type { ConfigError } from "effect/Config"
 import { SqlClient } from "effect/sql/SqlClient"
+import * as Statement from "effect/sql/Statement"
 import type { SqlError } from "effect/sql/SqlError"
 import * as UserTable from "../src/UserTable.js"
 import { TestDatabase } from "../test/support/TestDatabase.js"
@@ -56,3 +58,51 @@ export const openDatabase: Effect.Effect<BenchDatabase, unknown, Scope.Scope> = 
     seed
   }
 })
+
+/**
+ * A client of the bench database that does not go through the recording proxy, so that the proxy's
+ * work (decoding every message, in this process) is not measured with the library's: a direct
+ * connection to the external server. Embedded PGlite runs in this process whatever the door, so
+ * there it is the recorded client.
+ */
+export const directClient = (
+  database: BenchDatabase
+): Layer.Layer<PgClient.PgClient | SqlClient, SqlError | ConfigError> =>
+  database.db.kind === "external"
+    ? PgClient.layer({
+        url: Redacted.make(process.env["DATABASE_URL"] ?? ""),
+        startupParameters: { search_path: `"${database.db.schema}"` }
+      })
+    : Layer.succeedContext(database.services)
+
+/** Statements run by fibers under {@link StatementCounter.counting}, and the ids they asked for. */
+export interface StatementCounter {
+  readonly statements: number
+  readonly ids: number
+  readonly counting: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/**
+ * Counts the statements of a client without a proxy: a `Statement.CurrentTransformer` that counts
+ * each statement (and the ids of a user lookup's `= ANY($1…)`) before it runs. Lookups run in
+ * fibers that inherit the caller's services, so providing it to the callers covers their batches.
+ */
+export const statementCounter = (): StatementCounter => {
+  const counter = { statements: 0, ids: 0 }
+  const transformer: Statement.Transformer = (statement) => {
+    counter.statements++
+    const [sql, params] = statement.compile()
+    const ids = /= ANY\(\$1/.test(sql) ? params[0] : undefined
+    if (Array.isArray(ids)) counter.ids += ids.length
+    return Effect.succeed(statement)
+  }
+  return {
+    get statements() {
+      return counter.statements
+    },
+    get ids() {
+      return counter.ids
+    },
+    counting: (effect) => Effect.provideService(effect, Statement.CurrentTransformer, transformer)
+  }
+}

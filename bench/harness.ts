@@ -3,6 +3,7 @@
  * and the Markdown report. Benchmarks are not tests: nothing here asserts a time.
  */
 import { cpus, totalmem } from "node:os"
+import { PerformanceObserver } from "node:perf_hooks"
 
 /** One competitor: runs `iterations` operations and returns when they are done. */
 export interface Competitor {
@@ -86,3 +87,55 @@ export const fixed = (value: number, digits = 2): string => (Number.isFinite(val
 
 /** "met" or "missed" against a target. */
 export const verdict = (met: boolean): string => (met ? "met" : "**missed**")
+
+/** What {@link watchLoop} saw. */
+export interface LoopWatch {
+  /**
+   * The longest stretch the event loop kept a 1 ms timer waiting, minus the GC pauses inside it and
+   * the timer's own period: the longest block of JavaScript work, in ms.
+   */
+  readonly longestBlockMs: number
+  /** The longest GC pause, in ms. */
+  readonly gcMaxMs: number
+  /** The share of the wall time spent in GC pauses. */
+  readonly gcShare: number
+}
+
+/** Watches the event loop: gaps between the ticks of a 1 ms timer, and GC pauses, with their times. */
+export const watchLoop = (): (() => Promise<LoopWatch>) => {
+  const gaps: Array<{ readonly start: number; readonly end: number }> = []
+  const pauses: Array<{ readonly start: number; readonly end: number }> = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      pauses.push({ start: entry.startTime, end: entry.startTime + entry.duration })
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    if (now - last > 1.5) gaps.push({ start: last, end: now })
+    last = now
+  }, 1)
+  const started = performance.now()
+  return async (): Promise<LoopWatch> => {
+    clearInterval(timer)
+    const ended = performance.now()
+    // GC entries are delivered after the fact.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    observer.disconnect()
+    const inRun = pauses.filter((pause) => pause.start >= started && pause.start < ended)
+    let longestBlockMs = 0
+    for (const gap of gaps) {
+      let gc = 0
+      for (const pause of inRun) gc += Math.max(0, Math.min(gap.end, pause.end) - Math.max(gap.start, pause.start))
+      // The timer's own period (1 ms) is not a block.
+      longestBlockMs = Math.max(longestBlockMs, gap.end - gap.start - gc - 1)
+    }
+    const gcTotal = inRun.reduce((sum, pause) => sum + (pause.end - pause.start), 0)
+    return {
+      longestBlockMs,
+      gcMaxMs: inRun.reduce((max, pause) => Math.max(max, pause.end - pause.start), 0),
+      gcShare: gcTotal / (ended - started)
+    }
+  }
+}

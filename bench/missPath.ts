@@ -1,109 +1,120 @@
 /**
- * The miss path's CPU: users that are not cached, loaded and evaluated, measured as main-thread
- * busy time (event-loop utilization) and process CPU per user, after a warm-up, over a direct
- * connection to the database (no recording proxy in this process).
+ * The miss path: users that are not cached, loaded, built into contexts and evaluated.
+ *
+ * - CPU per user: `users` cold users asked at once, round after round over fresh users (the first
+ *   round warms up), as main-thread busy time (event-loop utilization) and as process CPU (every
+ *   thread: GC helpers included), per user; the median round. Over a direct connection to the
+ *   database, so the tests' recording proxy is not measured with the library; and over the
+ *   in-memory repository.
+ * - Event-loop block: one full batch (500 cold users at once) per round; the longest block of
+ *   work the event loop ran while the batch was loaded and its callers resumed, GC pauses apart.
  */
-import { performance } from "node:perf_hooks"
-import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { FlagClient } from "../src/FlagClient.js"
 import { UserRepo } from "../src/UserRepo.js"
-import { openDatabase } from "./database.js"
+import { directClient, openDatabase } from "./database.js"
 import { benchFlag, flagStack, flagsFile, isBeta, makeUser, quietLogs, userId } from "./fixtures.js"
-import { quantile } from "./harness.js"
+import { quantile, watchLoop } from "./harness.js"
 
+/** Options of {@link measureMissPath}. */
 export interface MissPathOptions {
-  /** Cold users per round. Default 2,000. */
+  /** Cold users per round of the CPU measure. Default 2,000. */
   readonly users?: number | undefined
   /** Timed rounds (after one warm-up round). Default 5. */
   readonly rounds?: number | undefined
-  /** Concurrent callers; `"all"` asks every user of a round at once. Default `"all"`. */
-  readonly callers?: number | "all" | undefined
-  /** Also measure the in-memory repository. Default `true`. */
-  readonly memory?: boolean | undefined
+  /** Cold users per round of the block measure: one batch. Default 500. */
+  readonly batch?: number | undefined
+  /** Rounds of the block measure. Default 10. */
+  readonly blockRounds?: number | undefined
+}
+
+/** A median and the spread (lowest, highest) of the timed rounds. */
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
 }
 
 export interface MissPathResult {
   readonly database: "external" | "embedded"
   readonly users: number
   readonly rounds: number
-  /** Main-thread busy time per user (event-loop utilization), µs: median round. */
-  readonly busyUsPerUser: number
-  /** Process CPU (user + system, every thread) per user, µs: median round. */
-  readonly cpuUsPerUser: number
+  /** Main-thread busy time per user (event-loop utilization), µs. */
+  readonly busyUsPerUser: Spread
+  /** Process CPU (user + system, every thread) per user, µs. */
+  readonly cpuUsPerUser: Spread
   /** The same over the in-memory repository. */
-  readonly memoryBusyUsPerUser: number
-  readonly memoryCpuUsPerUser: number
+  readonly memoryBusyUsPerUser: Spread
+  readonly memoryCpuUsPerUser: Spread
+  readonly batch: number
+  readonly blockRounds: number
+  /** The longest block of work while a batch was loaded and its callers resumed, GC apart (ms). */
+  readonly longestBlockMs: Spread
+  /** The longest GC pause in those rounds (ms). */
+  readonly gcMaxMs: number
+  /** Answers that were not the full context with the right value (target 0). */
   readonly wrong: number
 }
 
-const measureRounds = (
-  client: FlagClient["Service"],
-  users: number,
-  rounds: number,
-  callers: number | "all"
-) =>
+const spread = (values: ReadonlyArray<number>): Spread => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return { median: quantile(sorted, 0.5), min: sorted[0] ?? Number.NaN, max: sorted[sorted.length - 1] ?? Number.NaN }
+}
+
+/** `rounds + 1` rounds of `users` cold users at once, from `first` on; the first round untimed. */
+const coldRounds = (client: FlagClient["Service"], first: number, users: number, rounds: number) =>
   Effect.gen(function* () {
     const busy: Array<number> = []
     const cpu: Array<number> = []
+    const blocks: Array<number> = []
+    let gcMaxMs = 0
     let wrong = 0
     for (let round = 0; round <= rounds; round++) {
-      const ids = Array.from({ length: users }, (_, i) => round * users + i)
-      const one = (i: number) =>
-        Effect.map(client.evaluate(benchFlag, userId(i), false), (evaluation) => {
-          if (evaluation.context !== "full" || evaluation.value !== isBeta(i)) wrong++
-        })
+      const ids = Array.from({ length: users }, (_, i) => first + round * users + i)
+      const stopWatching = watchLoop()
       const elu = performance.eventLoopUtilization()
       const usage = process.cpuUsage()
-      if (callers === "all") yield* Effect.forEach(ids, one, { concurrency: "unbounded", discard: true })
-      else {
-        let next = 0
-        const caller = Effect.gen(function* () {
-          for (let k = next++; k < ids.length; k = next++) yield* one(ids[k] ?? 0)
-        })
-        yield* Effect.forEach(Array.from({ length: callers }), () => caller, { concurrency: "unbounded", discard: true })
-      }
+      yield* Effect.forEach(
+        ids,
+        (i) =>
+          Effect.map(client.evaluate(benchFlag, userId(i), false), (evaluation) => {
+            if (evaluation.context !== "full" || evaluation.value !== isBeta(i)) wrong++
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
       const used = process.cpuUsage(usage)
       const loop = performance.eventLoopUtilization(elu)
+      const watched = yield* Effect.promise(stopWatching)
       if (round === 0) continue
       busy.push((loop.active * 1000) / users)
       cpu.push((used.user + used.system) / users)
+      blocks.push(watched.longestBlockMs)
+      gcMaxMs = Math.max(gcMaxMs, watched.gcMaxMs)
     }
-    return {
-      busy: quantile(busy.sort((a, b) => a - b), 0.5),
-      cpu: quantile(cpu.sort((a, b) => a - b), 0.5),
-      wrong
-    }
+    return { busy: spread(busy), cpu: spread(cpu), blocks: spread(blocks), gcMaxMs, wrong }
   })
 
 export const measureMissPath = async (options: MissPathOptions = {}): Promise<MissPathResult> => {
   const users = options.users ?? 2000
   const rounds = options.rounds ?? 5
-  const callers = options.callers ?? "all"
-  const population = users * (rounds + 1)
+  const batch = options.batch ?? 500
+  const blockRounds = options.blockRounds ?? 10
+  const cpuUsers = users * (rounds + 1)
+  const population = cpuUsers + batch * (blockRounds + 1)
   const program = Effect.gen(function* () {
     const database = yield* openDatabase
     yield* database.seed(0, population)
     const path = yield* flagsFile
-    const direct =
-      database.db.kind === "external"
-        ? PgClient.layer({
-            url: Redacted.make(process.env["DATABASE_URL"] ?? ""),
-            startupParameters: { search_path: `"${database.db.schema}"` }
-          })
-        : Layer.succeedContext(database.services)
     const services = yield* Layer.build(
-      flagStack(path, UserRepo.layerPg(), { capacity: population }).pipe(Layer.provide(direct))
+      flagStack(path, UserRepo.layerPg(), { capacity: population }).pipe(Layer.provide(directClient(database)))
     )
-    const g = globalThis as unknown as { __profStart?: () => Promise<void>; __profStop?: () => Promise<void> }
-    if (g.__profStart) yield* Effect.promise(g.__profStart)
-    const measured = yield* measureRounds(Context.get(services, FlagClient), users, rounds, callers)
-    if (g.__profStop) yield* Effect.promise(g.__profStop)
-    if (options.memory === false)
-      return { database: database.db.kind, users, rounds, busyUsPerUser: measured.busy, cpuUsPerUser: measured.cpu, memoryBusyUsPerUser: Number.NaN, memoryCpuUsPerUser: Number.NaN, wrong: measured.wrong }
-    const memory = Array.from({ length: population }, (_, i) => makeUser(i))
-    const memoryServices = yield* Layer.build(flagStack(path, UserRepo.layerMemory(memory), { capacity: population }))
-    const inMemory = yield* measureRounds(Context.get(memoryServices, FlagClient), users, rounds, callers)
+    const client = Context.get(services, FlagClient)
+    const measured = yield* coldRounds(client, 0, users, rounds)
+    const blocks = yield* coldRounds(client, cpuUsers, batch, blockRounds)
+
+    const memory = Array.from({ length: cpuUsers }, (_, i) => makeUser(i))
+    const memoryServices = yield* Layer.build(flagStack(path, UserRepo.layerMemory(memory), { capacity: cpuUsers }))
+    const inMemory = yield* coldRounds(Context.get(memoryServices, FlagClient), 0, users, rounds)
     return {
       database: database.db.kind,
       users,
@@ -112,7 +123,11 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
       cpuUsPerUser: measured.cpu,
       memoryBusyUsPerUser: inMemory.busy,
       memoryCpuUsPerUser: inMemory.cpu,
-      wrong: measured.wrong + inMemory.wrong
+      batch,
+      blockRounds,
+      longestBlockMs: blocks.blocks,
+      gcMaxMs: blocks.gcMaxMs,
+      wrong: measured.wrong + blocks.wrong + inMemory.wrong
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))

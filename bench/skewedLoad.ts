@@ -9,9 +9,9 @@ import { Context, Effect, Layer } from "effect"
 import { FlagClient } from "../src/FlagClient.js"
 import type { UserId } from "../src/User.js"
 import { UserRepo } from "../src/UserRepo.js"
-import { openDatabase } from "./database.js"
+import { directClient, openDatabase, statementCounter } from "./database.js"
 import { benchFlag, flagStack, flagsFile, quietLogs, userId } from "./fixtures.js"
-import { quantile, since } from "./harness.js"
+import { quantile, since, watchLoop } from "./harness.js"
 
 /** Options of {@link measureSkewedLoad}. */
 export interface SkewedLoadOptions {
@@ -50,6 +50,14 @@ export interface SkewedLoadResult {
   /** Event-loop delay during the run (`monitorEventLoopDelay`, 1 ms resolution): p99 and max, in ms. */
   readonly loopDelayP99Ms: number
   readonly loopDelayMaxMs: number
+  /**
+   * The longest stretch the event loop was kept from a 1 ms timer, GC pauses inside it subtracted:
+   * the library's (and the driver's) longest block of work, in ms.
+   */
+  readonly longestBlockMs: number
+  /** The longest GC pause during the run, and the share of the run spent in GC. */
+  readonly gcMaxMs: number
+  readonly gcShare: number
 }
 
 /** A seeded 32-bit generator (mulberry32), uniform in [0, 1). */
@@ -109,11 +117,12 @@ export const measureSkewedLoad = async (options: SkewedLoadOptions = {}): Promis
     yield* database.seed(0, users)
     const seedMs = since(seedStart)
     const path = yield* flagsFile
-    const services = yield* Layer.build(flagStack(path, UserRepo.layerPg(), { capacity })).pipe(
-      Effect.provideContext(database.services)
+    // A direct connection: the recording proxy would run in this process and be measured too.
+    const services = yield* Layer.build(
+      flagStack(path, UserRepo.layerPg(), { capacity }).pipe(Layer.provide(directClient(database)))
     )
     const client = Context.get(services, FlagClient)
-    yield* database.reset
+    const counter = statementCounter()
 
     const latencies = new Float64Array(evaluations)
     let next = 0
@@ -128,11 +137,16 @@ export const measureSkewedLoad = async (options: SkewedLoadOptions = {}): Promis
     })
     const loopDelay = monitorEventLoopDelay({ resolution: 1 })
     loopDelay.enable()
+    const stopWatching = watchLoop()
     const start = performance.now()
-    yield* Effect.forEach(Array.from({ length: callers }), () => caller, { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(Array.from({ length: callers }), () => counter.counting(caller), {
+      concurrency: "unbounded",
+      discard: true
+    })
     const wallMs = since(start)
     loopDelay.disable()
-    const count = yield* database.count
+    const loop = yield* Effect.promise(stopWatching)
+    const count = { statements: counter.statements, ids: counter.ids }
     const sorted = Array.from(latencies).sort((a, b) => a - b)
     return {
       database: database.db.kind,
@@ -152,7 +166,8 @@ export const measureSkewedLoad = async (options: SkewedLoadOptions = {}): Promis
       fallbackShare: fallbacks / evaluations,
       topShare: cdf[Math.min(capacity, users) - 1] ?? 1,
       loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-      loopDelayMaxMs: loopDelay.max / 1e6
+      loopDelayMaxMs: loopDelay.max / 1e6,
+      ...loop
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))
