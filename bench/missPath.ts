@@ -7,10 +7,17 @@
  *   database, so the tests' recording proxy is not measured with the library; and over the
  *   in-memory repository.
  * - Event-loop block: one full batch (500 cold users at once) per round; the longest block of
- *   work the event loop ran while the batch was loaded and its callers resumed, GC pauses apart.
+ *   work the event loop ran while the batch was loaded and its callers resumed, GC pauses apart
+ *   (the callers are started, each up to its request, before the watch begins).
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Fiber, Layer } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as Statement from "effect/sql/Statement"
+import { ContextBuilder } from "../src/ContextBuilder.js"
 import { FlagClient } from "../src/FlagClient.js"
+import { variationDetailNow } from "../src/internal/flagSdk.js"
+import { defaultMetadataLimits } from "../src/internal/pgUserTable.js"
+import { decodeUserRow } from "../src/internal/userDecoder.js"
 import { UserRepo } from "../src/UserRepo.js"
 import { directClient, openDatabase } from "./database.js"
 import { benchFlag, flagStack, flagsFile, isBeta, makeUser, quietLogs, userId } from "./fixtures.js"
@@ -52,6 +59,12 @@ export interface MissPathResult {
   readonly longestBlockMs: Spread
   /** The longest GC pause in those rounds (ms). */
   readonly gcMaxMs: number
+  /**
+   * The floor: the same users read by the library's own statement (500 ids each), each row decoded,
+   * built into a context and evaluated by the SDK, in plain loops: no cache, no fiber or request per
+   * user. Main-thread µs per user.
+   */
+  readonly floorBusyUsPerUser: Spread
   /** Answers that were not the full context with the right value (target 0). */
   readonly wrong: number
 }
@@ -71,17 +84,17 @@ const coldRounds = (client: FlagClient["Service"], first: number, users: number,
     let wrong = 0
     for (let round = 0; round <= rounds; round++) {
       const ids = Array.from({ length: users }, (_, i) => first + round * users + i)
-      const stopWatching = watchLoop()
+      const one = (i: number) =>
+        Effect.map(client.evaluate(benchFlag, userId(i), false), (evaluation) => {
+          if (evaluation.context !== "full" || evaluation.value !== isBeta(i)) wrong++
+        })
       const elu = performance.eventLoopUtilization()
       const usage = process.cpuUsage()
-      yield* Effect.forEach(
-        ids,
-        (i) =>
-          Effect.map(client.evaluate(benchFlag, userId(i), false), (evaluation) => {
-            if (evaluation.context !== "full" || evaluation.value !== isBeta(i)) wrong++
-          }),
-        { concurrency: "unbounded", discard: true }
-      )
+      // Every caller runs up to its request before the watch starts: what the watch sees is the
+      // batch being read and its callers resumed (and GC), not the benchmark starting its callers.
+      const callers = yield* Effect.forEach(ids, (i) => Effect.forkChild(one(i), { startImmediately: true }))
+      const stopWatching = watchLoop()
+      yield* Fiber.joinAll(callers)
       const used = process.cpuUsage(usage)
       const loop = performance.eventLoopUtilization(elu)
       const watched = yield* Effect.promise(stopWatching)
@@ -94,23 +107,87 @@ const coldRounds = (client: FlagClient["Service"], first: number, users: number,
     return { busy: spread(busy), cpu: spread(cpu), blocks: spread(blocks), gcMaxMs, wrong }
   })
 
+/**
+ * The floor of the miss path on this driver: the library's lookup statement (captured from a first
+ * lookup), 500 ids at a time, and per row the decode, the context build and the SDK's evaluation.
+ */
+const floorRounds = (
+  services: Context.Context<FlagClient | ContextBuilder | SqlClient>,
+  users: number,
+  rounds: number,
+  spare: number
+) =>
+  Effect.gen(function* () {
+    const client = Context.get(services, FlagClient)
+    const builder = Context.get(services, ContextBuilder)
+    const sql = Context.get(services, SqlClient)
+    let lookupSql: string | undefined
+    const capture: Statement.Transformer = (statement) => {
+      const [text] = statement.compile()
+      if (/= ANY\(\$1/.test(text)) lookupSql = text
+      return Effect.succeed(statement)
+    }
+    // A user the cache has not seen, looked up by the library: its statement is the floor's.
+    yield* Effect.provideService(
+      client.evaluate(benchFlag, userId(spare), false),
+      Statement.CurrentTransformer,
+      capture
+    )
+    const text = lookupSql
+    if (text === undefined) return yield* Effect.die(new Error("no lookup statement seen"))
+    const busy: Array<number> = []
+    let wrong = 0
+    for (let round = 0; round <= rounds; round++) {
+      const chunks: Array<Array<string>> = []
+      for (let start = 0; start < users; start += 500)
+        chunks.push(Array.from({ length: Math.min(500, users - start) }, (_, k) => userId(round * users + start + k)))
+      const elu = performance.eventLoopUtilization()
+      yield* Effect.forEach(
+        chunks,
+        (ids) =>
+          Effect.map(sql.unsafe<Record<string, unknown>>(text, [ids]), (rows) => {
+            const now = Date.now()
+            for (const row of rows) {
+              const decoded = decodeUserRow(row, defaultMetadataLimits)
+              if (!("user" in decoded)) {
+                wrong++
+                continue
+              }
+              const answer = variationDetailNow(client.sdk, benchFlag, builder.build(decoded.user, now), false)
+              if (answer instanceof Promise || !("value" in answer)) wrong++
+            }
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+      const loop = performance.eventLoopUtilization(elu)
+      if (round > 0) busy.push((loop.active * 1000) / users)
+    }
+    return { busy: spread(busy), wrong }
+  })
+
 export const measureMissPath = async (options: MissPathOptions = {}): Promise<MissPathResult> => {
   const users = options.users ?? 2000
   const rounds = options.rounds ?? 5
   const batch = options.batch ?? 500
   const blockRounds = options.blockRounds ?? 10
   const cpuUsers = users * (rounds + 1)
-  const population = cpuUsers + batch * (blockRounds + 1)
+  // One more user, cold until the floor captures the lookup statement with it.
+  const population = cpuUsers + batch * (blockRounds + 1) + 1
   const program = Effect.gen(function* () {
     const database = yield* openDatabase
     yield* database.seed(0, population)
     const path = yield* flagsFile
+    const direct = yield* Layer.build(directClient(database))
     const services = yield* Layer.build(
-      flagStack(path, UserRepo.layerPg(), { capacity: population }).pipe(Layer.provide(directClient(database)))
+      flagStack(path, UserRepo.layerPg(), { capacity: population }).pipe(Layer.provide(Layer.succeedContext(direct)))
     )
     const client = Context.get(services, FlagClient)
+    const hooks = globalThis as { __profStart?: () => Promise<void>; __profStop?: () => Promise<void> }
+    if (hooks.__profStart !== undefined) yield* Effect.promise(hooks.__profStart)
     const measured = yield* coldRounds(client, 0, users, rounds)
+    if (hooks.__profStop !== undefined) yield* Effect.promise(hooks.__profStop)
     const blocks = yield* coldRounds(client, cpuUsers, batch, blockRounds)
+    const floor = yield* floorRounds(Context.merge(services, direct), users, rounds, population - 1)
 
     const memory = Array.from({ length: cpuUsers }, (_, i) => makeUser(i))
     const memoryServices = yield* Layer.build(flagStack(path, UserRepo.layerMemory(memory), { capacity: cpuUsers }))
@@ -127,7 +204,8 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
       blockRounds,
       longestBlockMs: blocks.blocks,
       gcMaxMs: blocks.gcMaxMs,
-      wrong: measured.wrong + blocks.wrong + inMemory.wrong
+      floorBusyUsPerUser: floor.busy,
+      wrong: measured.wrong + blocks.wrong + inMemory.wrong + floor.wrong
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))

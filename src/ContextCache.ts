@@ -180,6 +180,8 @@ class CachedUser {
 
 const isUserId = Schema.is(UserId)
 
+const noop = (): void => {}
+
 /** Deadlines within this many milliseconds of each other share one timer. */
 const deadlineGrain = 10
 
@@ -194,32 +196,25 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   const lookupTimeout = options.lookupTimeout ?? contextCacheDefaults.lookupTimeout
   const counts = { hits: 0, misses: 0, lookups: 0, evictions: 0 }
 
-  // No timer here: a lookup is bounded by the shared deadlines below (`startLookup`).
-  // The clock is the caller's (the lookup's fiber inherits the caller's context), read when the
-  // user arrives: one `map` instead of a `flatMap` and a `withFiber` per lookup.
-  const lookupWith = (
-    userId: string,
-    hash: number,
-    clock: Clock.Clock
-  ): Effect.Effect<CachedUser, ContextCacheError> => {
-    counts.lookups++
-    return Effect.map(
-      repo.getById(userId),
-      (user) => new CachedUser(user, builder, clock.currentTimeMillisUnsafe(), hash)
-    )
+  // The repository's fiber-less lookup, or `getById` in a fiber of its own (the caller's context).
+  const repoLookup = repo.lookupUnsafe
+  const lookupUnsafe = (
+    userId: UserId,
+    options: {
+      readonly context: Context.Context<never>
+      readonly onExit: (exit: Exit.Exit<User, ContextCacheError>) => void
+    }
+  ): (() => void) => {
+    if (repoLookup !== undefined) return repoLookup(userId, options)
+    const fiber = Effect.runForkWith(options.context)(repo.getById(userId))
+    fiber.addObserver(options.onExit)
+    return () => fiber.interruptUnsafe()
   }
-  const lookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
-    Effect.withFiber((fiber) => lookupWith(userId, hashKey(userId), fiber.getRef(Clock.Clock)))
 
-  // A lookup runs in a fiber of this cache's own (see `startLookup`); when it ends, its exit is
-  // handed to the Cache here, so the Cache settles its entry at once instead of running a lookup.
+  // Used by the Cache only to insert "no such user" (see `insert`): a lookup's exit, settled.
   const settled = new Map<string, Exit.Exit<CachedUser, ContextCacheError>>()
-  const settleLookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> => {
-    const exit = settled.get(userId)
-    if (exit === undefined) return lookup(userId)
-    settled.delete(userId)
-    return exit
-  }
+  const settleLookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
+    settled.get(userId) ?? Effect.fail(timedOut(userId))
 
   const cache = yield* Cache.makeWith(settleLookup, {
     // Eviction is done below, before each insertion; the cache's own check is a safety net.
@@ -268,11 +263,6 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     return true
   }
 
-  // Lookups in flight, by key: concurrent callers of a user not in the Cache wait for the same one
-  // (single flight). A lookup is not in the Cache while it runs, so it costs one fiber, not the
-  // Cache's lookup fiber and a fiber awaiting it; it is put in the Cache when it ends.
-  const loading = new Map<string, Fiber.Fiber<CachedUser, ContextCacheError>>()
-
   const liveEntry = (userId: string, now: number): Cache.Entry<CachedUser, ContextCacheError> | undefined => {
     const entry = MutableHashMap.get(map, userId)
     if (Option.isNone(entry)) return undefined
@@ -282,9 +272,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
 
   // A caller waits for a lookup at most `lookupTimeout` from its own request, whatever the lookup
   // does: under a burst a lookup may start late (the pool busy), and a custom repository may not
-  // be interruptible. The caller observes the lookup's fiber instead of becoming one of the Cache's
-  // awaiters, so giving up costs nothing and never interrupts the lookup other callers share; the
-  // lookup itself is interrupted at its own deadline (an uninterruptible one ends when it can).
+  // be interruptible.
   //
   // Deadlines are grouped: every deadline that falls in the same slice of `deadlineGrain` ms
   // (rounded up) shares one timer, a sleep on the caller's `Clock`. A burst of 10,000 cold users
@@ -328,91 +316,134 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
         })
     )
 
-  // A lookup interrupted at its deadline is a timeout for whoever still waits for it.
-  const settle = (userId: string, exit: Exit.Exit<CachedUser, ContextCacheError>) =>
-    Exit.hasInterrupts(exit) ? Effect.fail(timedOut(userId)) : exit
-
-  const waitFor = (
-    fiber: Fiber.Fiber<unknown, unknown>,
-    now: number,
-    userId: string,
-    lookup: Fiber.Fiber<CachedUser, ContextCacheError>
-  ): Effect.Effect<CachedUser, ContextCacheError> => {
-    const settled = lookup.pollUnsafe()
-    if (settled !== undefined) return settle(userId, settled)
-    return Effect.callback<CachedUser, ContextCacheError>((resume) => {
-      let done = false
-      const cancel = atDeadline(fiber, now, () => {
-        if (done) return
-        done = true
-        stopObserving()
-        resume(Effect.fail(timedOut(userId)))
-      })
-      const stopObserving = lookup.addObserver((exit) => {
-        if (done) return
-        done = true
-        cancel()
-        resume(settle(userId, exit))
-      })
-      return Effect.sync(() => {
-        done = true
-        cancel()
-        stopObserving()
-      })
-    })
-  }
-
-  // Interrupts a lookup still running at its deadline (the Cache then drops its entry).
-  const boundLookup = (fiber: Fiber.Fiber<unknown, unknown>, now: number, lookup: Fiber.Fiber<unknown, unknown>) => {
-    if (lookup.pollUnsafe() !== undefined) return
-    const cancel = atDeadline(fiber, now, () => lookup.interruptUnsafe())
-    lookup.addObserver(cancel)
-  }
-
   // What a lookup leaves in the Cache when it ends: a user (when admitted, see `makeRoomFor`), or
-  // "no such user" (for `notFoundTimeToLive`); a failure, never. Nothing when the user was
-  // invalidated meanwhile (a newer lookup, or none, owns the key).
-  const finishLookup = (
+  // "no such user" (for `notFoundTimeToLive`); a failure, never. A user is put in as a settled
+  // value; "no such user" goes through the Cache's lookup (`settleLookup`).
+  const insert = (
+    context: Context.Context<never>,
     userId: string,
     hash: number,
-    self: Fiber.Fiber<CachedUser, ContextCacheError>,
     exit: Exit.Exit<CachedUser, ContextCacheError>
-  ): Effect.Effect<void> => {
-    if (loading.get(userId) !== self) return Effect.void
-    loading.delete(userId)
+  ): void => {
     const keep = Exit.isSuccess(exit) || Option.getOrUndefined(Exit.findErrorOption(exit))?._tag === "UserNotFound"
-    if (!keep || !makeRoomFor(userId, hash)) return Effect.void
-    // A user is put in as a settled value; "no such user" goes through the lookup (`settleLookup`).
-    if (Exit.isSuccess(exit)) return Cache.set(cache, userId, exit.value)
+    if (!keep || !makeRoomFor(userId, hash)) return
+    if (Exit.isSuccess(exit)) {
+      Effect.runSyncWith(context)(Cache.set(cache, userId, exit.value))
+      return
+    }
     settled.set(userId, exit)
-    return Effect.ensuring(
-      Effect.ignore(Cache.get(cache, userId)),
-      Effect.sync(() => settled.delete(userId))
-    )
+    Effect.runSyncWith(context)(Effect.ignore(Cache.get(cache, userId)))
+    settled.delete(userId)
   }
 
+  /** One caller of a lookup: its answer once it has one, and how to resume it. */
+  interface Waiter {
+    answer: Exit.Exit<CachedUser, ContextCacheError> | undefined
+    resume: ((exit: Exit.Exit<CachedUser, ContextCacheError>) => void) | undefined
+    stopDeadline: () => void
+  }
+
+  /**
+   * A lookup in flight: the callers waiting for it, and its result once it has one. Concurrent
+   * callers of a user not in the Cache share it (single flight); it is not in the Cache while it
+   * runs, and costs no fiber: the repository calls back (`lookupUnsafe`).
+   */
+  interface Loading {
+    readonly waiters: Array<Waiter>
+    exit: Exit.Exit<CachedUser, ContextCacheError> | undefined
+    cancel: () => void
+  }
+  const loading = new Map<string, Loading>()
+
+  const answer = (waiter: Waiter, exit: Exit.Exit<CachedUser, ContextCacheError>): void => {
+    if (waiter.answer !== undefined) return
+    waiter.answer = exit
+    waiter.stopDeadline()
+    waiter.resume?.(exit)
+  }
+
+  const waitFor = (waiter: Waiter): Effect.Effect<CachedUser, ContextCacheError> =>
+    waiter.answer ??
+    Effect.callback<CachedUser, ContextCacheError>((resume) => {
+      if (waiter.answer !== undefined) return resume(waiter.answer)
+      waiter.resume = resume
+      return Effect.sync(() => {
+        waiter.resume = undefined
+        waiter.stopDeadline()
+      })
+    })
+
+  // A lookup ends once, with the repository's answer: its user is built with the caller's clock,
+  // put in the Cache unless the user was invalidated meanwhile (a newer lookup, or none, owns the
+  // key), and handed to every caller still waiting.
+  const settle = (
+    state: Loading,
+    context: Context.Context<never>,
+    clock: Clock.Clock,
+    userId: string,
+    hash: number,
+    result: Exit.Exit<User, ContextCacheError>
+  ): void => {
+    if (state.exit !== undefined) return
+    const exit: Exit.Exit<CachedUser, ContextCacheError> = Exit.isSuccess(result)
+      ? Exit.succeed(new CachedUser(result.value, builder, clock.currentTimeMillisUnsafe(), hash))
+      : Exit.hasInterrupts(result)
+        ? Exit.fail(timedOut(userId))
+        : Exit.failCause(result.cause)
+    state.exit = exit
+    if (loading.get(userId) === state) {
+      loading.delete(userId)
+      insert(context, userId, hash, exit)
+    }
+    const waiters = state.waiters
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]
+      if (waiter !== undefined) answer(waiter, exit)
+    }
+    waiters.length = 0
+  }
+
+  // The first caller's deadline is the lookup's: it cancels the repository's lookup (which ends it,
+  // unless the repository can't stop it) and answers that caller. A caller that joins later waits
+  // up to its own deadline, for as long as the lookup runs.
   const startLookup = (
     fiber: Fiber.Fiber<unknown, unknown>,
     now: number,
-    userId: string,
+    userId: UserId,
     hash: number
   ): Effect.Effect<CachedUser, ContextCacheError> => {
-    let self: Fiber.Fiber<CachedUser, ContextCacheError> | undefined
-    const run = Effect.onExit(lookupWith(userId, hash, fiber.getRef(Clock.Clock)), (exit) =>
-      self === undefined ? Effect.void : finishLookup(userId, hash, self, exit)
-    )
-    // A detached fiber over the caller's context, started at once (as `forkDetach` with
-    // `startImmediately` does, without the `withFiber` and `flatMap` around it).
-    const started = Effect.runForkWith(fiber.context)(run)
-    self = started
-    loading.set(userId, started)
-    const done = started.pollUnsafe()
-    if (done === undefined) {
-      boundLookup(fiber, now, started)
-      return waitFor(fiber, now, userId, started)
-    }
-    // Ended before it was known to be in flight (a synchronous repository): settle it now.
-    return Effect.andThen(finishLookup(userId, hash, started, done), settle(userId, done))
+    counts.lookups++
+    const context = fiber.context
+    const clock = fiber.getRef(Clock.Clock)
+    const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
+    const state: Loading = { waiters: [first], exit: undefined, cancel: noop }
+    loading.set(userId, state)
+    state.cancel = lookupUnsafe(userId, {
+      context,
+      onExit: (result) => settle(state, context, clock, userId, hash, result)
+    })
+    if (first.answer !== undefined) return first.answer
+    first.stopDeadline = atDeadline(fiber, now, () => {
+      first.stopDeadline = noop
+      state.cancel()
+      answer(first, Exit.fail(timedOut(userId)))
+    })
+    return waitFor(first)
+  }
+
+  const join = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    now: number,
+    userId: string,
+    state: Loading
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
+    state.waiters.push(waiter)
+    waiter.stopDeadline = atDeadline(fiber, now, () => {
+      waiter.stopDeadline = noop
+      answer(waiter, Exit.fail(timedOut(userId)))
+    })
+    return waitFor(waiter)
   }
 
   const getCachedWith = (
@@ -425,16 +456,12 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     const now = clock.currentTimeMillisUnsafe()
     const entry = liveEntry(userId, now)
     if (entry !== undefined) {
-      if (entry.fiber.pollUnsafe() !== undefined) {
-        counts.hits++
-        return Cache.get(cache, userId)
-      }
-      counts.misses++
-      return waitFor(fiber, now, userId, entry.fiber)
+      counts.hits++
+      return Cache.get(cache, userId)
     }
     counts.misses++
     const inFlight = loading.get(userId)
-    if (inFlight !== undefined) return waitFor(fiber, now, userId, inFlight)
+    if (inFlight !== undefined) return join(fiber, now, userId, inFlight)
     return startLookup(fiber, now, userId, hash)
   }
 
@@ -495,7 +522,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
       for (const timer of timers) timer.interruptUnsafe()
       timers.clear()
       groups.clear()
-      for (const running of loading.values()) running.interruptUnsafe()
+      for (const running of loading.values()) running.cancel()
       loading.clear()
     })
   )

@@ -169,6 +169,14 @@ export class UserRepo extends Context.Service<
   {
     /** Loads one user. Concurrent calls may be batched by the implementation. */
     readonly getById: (id: string) => Effect.Effect<User, InvalidUserId | UserNotFound | UserRepoError>
+    /**
+     * Optional: starts the lookup of a valid id without a fiber of its own, and calls `onExit` with
+     * its result (before returning, when the answer is known at once); returns a canceler. The
+     * context cache uses it when present (a repository built on a `RequestResolver` implements it
+     * with `Effect.requestUnsafe`), else it runs `getById` in a fiber. `context` holds the caller's
+     * services.
+     */
+    readonly lookupUnsafe?: UserRepo.LookupUnsafe | undefined
   }
 >()("effect-flag-context/UserRepo") {
   /**
@@ -265,6 +273,21 @@ export class UserRepo extends Context.Service<
  * @since 0.1.0
  */
 export declare namespace UserRepo {
+  /**
+   * The fiber-less lookup of {@link UserRepo}'s `lookupUnsafe`: starts looking `id` up and calls
+   * `onExit` once with the result; the returned function cancels a lookup that has not ended.
+   *
+   * @since 0.3.0
+   * @category models
+   */
+  type LookupUnsafe = (
+    id: UserId,
+    options: {
+      readonly context: Context.Context<never>
+      readonly onExit: (exit: Exit.Exit<User, UserNotFound | UserRepoError>) => void
+    }
+  ) => () => void
+
   /**
    * Options of {@link UserRepo.layerMemoryRows}.
    *
@@ -423,7 +446,14 @@ const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
   for (const user of users) byId.set(user.id, user)
   return UserRepo.of({
     getById: (id) =>
-      isUserId(id) ? memoryLookup(byId, id) : Effect.flatMap(validateUserId(id), (userId) => memoryLookup(byId, userId))
+      isUserId(id)
+        ? memoryLookup(byId, id)
+        : Effect.flatMap(validateUserId(id), (userId) => memoryLookup(byId, userId)),
+    lookupUnsafe: (userId, { onExit }) => {
+      const user = byId.get(userId)
+      onExit(user === undefined ? Exit.fail(new UserNotFound({ userId })) : Exit.succeed(user))
+      return () => {}
+    }
   })
 }
 
@@ -489,10 +519,10 @@ interface Lookup extends Request.Request<User, UserNotFound | UserRepoError> {
   readonly userId: UserId
 }
 
-/** What a batch found for one id, and the callers waiting for it. */
+/** What a batch found for one id (its row, not decoded yet), and the callers waiting for it. */
 interface Answer {
   readonly waiting: ReadonlyArray<Request.Entry<Lookup>>
-  readonly result: LookupResult
+  readonly row: unknown
   readonly failure: SqlError | BatchTimeout | undefined
 }
 
@@ -500,13 +530,19 @@ interface Answer {
 const resumeSliceMs = 1
 
 /**
- * Resumes the callers of batches in arrival order, `resumeSliceMs` at a time, yielding between
- * slices; `push` hands it a batch's answers and what to call when all of them are resumed.
+ * Resumes the callers of batches in arrival order, `resumeSliceMs` at a time, yielding to the event
+ * loop before the first slice and between slices. `push` hands it a batch's answers, the batch's
+ * services, and what to call when all of them are answered.
  */
-const makeResumer = (resume: (answer: Answer, entry: Request.Entry<Lookup>) => void) => {
-  const queue: Array<{ readonly answers: ReadonlyArray<Answer>; readonly done: () => void }> = []
+const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) => void) => {
+  interface Queued {
+    readonly answers: ReadonlyArray<Answer>
+    readonly context: Context.Context<never>
+    readonly done: () => void
+  }
+  const queue: Array<Queued> = []
   let batch = 0
-  let answer = 0
+  let next = 0
   let running = false
   // One slice; `true` when the queue is empty.
   const slice = (): boolean => {
@@ -514,27 +550,30 @@ const makeResumer = (resume: (answer: Answer, entry: Request.Entry<Lookup>) => v
     while (batch < queue.length) {
       const current = queue[batch]
       if (current === undefined) break
-      while (answer < current.answers.length) {
-        const next = current.answers[answer++]
-        if (next !== undefined) for (const entry of next.waiting) resume(next, entry)
-        if (performance.now() - start >= resumeSliceMs && answer < current.answers.length) return false
+      while (next < current.answers.length) {
+        const item = current.answers[next++]
+        if (item !== undefined) answer(item, current.context)
+        if (next < current.answers.length && performance.now() - start >= resumeSliceMs) return false
       }
-      answer = 0
+      next = 0
       batch++
       current.done()
-      if (performance.now() - start >= resumeSliceMs && batch < queue.length) return false
+      if (batch < queue.length && performance.now() - start >= resumeSliceMs) return false
     }
     queue.length = 0
     batch = 0
     return true
   }
-  const run: Effect.Effect<void> = Effect.suspend(() => (slice() ? Effect.void : Effect.andThen(Effect.yieldNow, run)))
+  const run: Effect.Effect<void> = Effect.andThen(
+    Effect.yieldNow,
+    Effect.suspend(() => (slice() ? Effect.void : run))
+  )
   const stopped = Effect.sync(() => {
     running = false
   })
   return {
-    push: (answers: ReadonlyArray<Answer>, done: () => void): void => {
-      queue.push({ answers, done })
+    push: (answers: ReadonlyArray<Answer>, context: Context.Context<never>, done: () => void): void => {
+      queue.push({ answers, context, done })
       if (running) return
       running = true
       Effect.runFork(Effect.ensuring(run, stopped))
@@ -749,9 +788,14 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
   // evaluation, its next request): ≈ 20–30 µs each. One resumer per repository resumes the callers
   // of every batch in arrival order, at most `resumeSliceMs` at a time, and yields to the event
   // loop between slices, so batches that arrive together never add up to one long block.
-  const resumer = makeResumer((answer, entry) =>
-    entry.completeUnsafe(answerFor(entry.request.userId, answer.result, answer.failure))
-  )
+  const resumer = makeResumer((answer, context) => {
+    const result = answer.row === undefined ? undefined : decodeUserRow(answer.row, limits)
+    // Bad metadata is logged once per user (in the batch's services), before its callers resume.
+    if (result !== undefined && "user" in result && result.problem !== undefined) {
+      Effect.runForkWith(context)(warnMetadata(result.user.id, result.problem))
+    }
+    for (const entry of answer.waiting) entry.completeUnsafe(answerFor(entry.request.userId, result, answer.failure))
+  })
 
   const resolver = RequestResolver.make<Lookup>(
     Effect.fnUntraced(function* (entries) {
@@ -782,25 +826,38 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
       const answers: Array<Answer> = []
       for (const [id, waiting] of byId) {
         const row = rows.get(id)
-        const result = row === undefined ? undefined : decodeUserRow(row, limits)
-        // Bad metadata is logged once per user, here, not by each of its callers.
-        if (result !== undefined && "user" in result && result.problem !== undefined) {
-          yield* warnMetadata(result.user.id, result.problem)
-        }
-        answers.push({ waiting, result, failure: row === undefined ? (failures.get(id) ?? timedOut) : undefined })
+        answers.push({ waiting, row, failure: row === undefined ? (failures.get(id) ?? timedOut) : undefined })
       }
-      // The batch's callers are resumed by the repository's one resumer, a slice at a time; the
-      // batch ends when the last of them is.
+      // The rows are decoded and their callers resumed by the repository's one resumer, a slice at
+      // a time; the batch ends when the last of them is.
+      const context = yield* Effect.context<never>()
       yield* Effect.callback<void>((resume) => {
-        resumer.push(answers, () => resume(Effect.void))
+        resumer.push(answers, context, () => resume(Effect.void))
       })
     })
   ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
 
+  // Before the table is checked, a lookup runs the check first, in a fiber of its own.
+  const lookupInFiber: UserRepo.LookupUnsafe = (userId, { context, onExit }) => {
+    const fiber = Effect.runForkWith(context)(lookupUser(userId))
+    fiber.addObserver(onExit)
+    return () => fiber.interruptUnsafe()
+  }
+
   return UserRepo.of({
     // Untraced and without a timer of its own: this is the miss path, once per user loaded (the
     // batch statement carries the deadline, see the resolver).
-    getById: (id: string) => (isUserId(id) ? lookupUser(id) : Effect.flatMap(validateUserId(id), lookupUser))
+    getById: (id: string) => (isUserId(id) ? lookupUser(id) : Effect.flatMap(validateUserId(id), lookupUser)),
+    // The same request without a fiber: the context cache's miss path.
+    lookupUnsafe: (userId, options) => {
+      if (plan === undefined) return lookupInFiber(userId, options)
+      const key = plan.normalizeId(userId)
+      if (key === undefined) {
+        options.onExit(notFound(userId))
+        return () => {}
+      }
+      return Effect.requestUnsafe(Lookup({ id: key, userId }), { ...options, resolver })
+    }
   })
 })
 
