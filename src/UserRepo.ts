@@ -531,7 +531,7 @@ const resumeSliceMs = 1
 
 /**
  * Resumes the callers of batches in arrival order, `resumeSliceMs` at a time, yielding to the event
- * loop before the first slice and between slices. `push` hands it a batch's answers, the batch's
+ * loop between slices. `push` hands it a batch's answers, the batch's
  * services, and what to call when all of them are answered.
  */
 const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) => void) => {
@@ -544,6 +544,7 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
   let batch = 0
   let next = 0
   let running = false
+  const idleWaiters: Array<() => void> = []
   // One slice; `true` when the queue is empty.
   const slice = (): boolean => {
     const start = performance.now()
@@ -562,16 +563,26 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
     }
     queue.length = 0
     batch = 0
+    const waiting = idleWaiters.splice(0)
+    for (const wake of waiting) wake()
     return true
   }
-  const run: Effect.Effect<void> = Effect.andThen(
-    Effect.yieldNow,
-    Effect.suspend(() => (slice() ? Effect.void : run))
-  )
+  const run: Effect.Effect<void> = Effect.suspend(() => (slice() ? Effect.void : Effect.andThen(Effect.yieldNow, run)))
   const stopped = Effect.sync(() => {
     running = false
   })
   return {
+    /**
+     * The delay of the next batch: the lookups the resumed callers ask for while the resumer has
+     * batches to resume go out together, once it is done, instead of one small batch per slice.
+     */
+    idle: Effect.suspend(() =>
+      running
+        ? Effect.callback<void>((resume) => {
+            idleWaiters.push(() => resume(Effect.void))
+          })
+        : Effect.yieldNow
+    ),
     push: (answers: ReadonlyArray<Answer>, context: Context.Context<never>, done: () => void): void => {
       queue.push({ answers, context, done })
       if (running) return
@@ -835,7 +846,7 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
         resumer.push(answers, context, () => resume(Effect.void))
       })
     })
-  ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500))
+  ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500), RequestResolver.setDelayEffect(resumer.idle))
 
   // Before the table is checked, a lookup runs the check first, in a fiber of its own.
   const lookupInFiber: UserRepo.LookupUnsafe = (userId, { context, onExit }) => {
