@@ -485,10 +485,10 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
           Effect.clockWith((clock) => Effect.succeed(cached.contextAt(clock.currentTimeMillisUnsafe())))
         )
 
+  // Keys are strings, which a `MutableHashMap` keeps in its native `backing` map: one lookup, no `Option`.
   const getCachedUnsafe = (userId: string, now: number): UserContext | undefined => {
-    const found = MutableHashMap.get(map, userId)
-    if (Option.isNone(found)) return undefined
-    const entry = found.value
+    const entry = map.backing.get(userId)
+    if (entry === undefined) return undefined
     if (entry.expiresAt !== undefined && now >= entry.expiresAt) return undefined
     const cached = settledUser(entry)
     if (cached === undefined) return undefined

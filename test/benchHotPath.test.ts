@@ -13,7 +13,7 @@ describe("benchmarks", () => {
     const result = await measureHotPath({ iterations: 20, rounds: 2, warmup: 20, alternativesIterations: 10 })
     assert.isTrue(result.agreed)
     assert.strictEqual(result.results.length, 7)
-    assert.strictEqual(result.concurrent.length, 2)
+    assert.strictEqual(result.concurrent.length, 3)
     assert.strictEqual(result.alternatives.length, 3)
   })
 })
