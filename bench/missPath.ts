@@ -46,12 +46,17 @@ export interface MissPathResult {
   readonly database: "external" | "embedded"
   readonly users: number
   readonly rounds: number
-  /** Main-thread busy time per user (event-loop utilization), µs. */
+  /** Main-thread busy time per cold user (event-loop utilization), µs: caller, miss path, evaluation. */
   readonly busyUsPerUser: Spread
+  /** The same callers once their users are cached: the caller and a hit's evaluation, µs per user. */
+  readonly warmBusyUsPerUser: Spread
+  /** Cold minus warm, round by round: the miss path itself, µs of main thread per user loaded. */
+  readonly missBusyUsPerUser: Spread
   /** Process CPU (user + system, every thread) per user, µs. */
   readonly cpuUsPerUser: Spread
   /** The same over the in-memory repository. */
   readonly memoryBusyUsPerUser: Spread
+  readonly memoryMissBusyUsPerUser: Spread
   readonly memoryCpuUsPerUser: Spread
   readonly batch: number
   readonly blockRounds: number
@@ -79,6 +84,9 @@ const coldRounds = (client: FlagClient["Service"], first: number, users: number,
   Effect.gen(function* () {
     const busy: Array<number> = []
     const cpu: Array<number> = []
+    const warmBusy: Array<number> = []
+    const warmCpu: Array<number> = []
+    const missBusy: Array<number> = []
     const blocks: Array<number> = []
     let gcMaxMs = 0
     let wrong = 0
@@ -98,13 +106,31 @@ const coldRounds = (client: FlagClient["Service"], first: number, users: number,
       const used = process.cpuUsage(usage)
       const loop = performance.eventLoopUtilization(elu)
       const watched = yield* Effect.promise(stopWatching)
+      // The same callers again, every user cached now: what a caller costs without the miss path.
+      const warmElu = performance.eventLoopUtilization()
+      const warmUsage = process.cpuUsage()
+      yield* Fiber.joinAll(yield* Effect.forEach(ids, (i) => Effect.forkChild(one(i), { startImmediately: true })))
+      const warmUsed = process.cpuUsage(warmUsage)
+      const warmLoop = performance.eventLoopUtilization(warmElu)
       if (round === 0) continue
       busy.push((loop.active * 1000) / users)
       cpu.push((used.user + used.system) / users)
+      warmBusy.push((warmLoop.active * 1000) / users)
+      missBusy.push(((loop.active - warmLoop.active) * 1000) / users)
+      warmCpu.push((warmUsed.user + warmUsed.system) / users)
       blocks.push(watched.longestBlockMs)
       gcMaxMs = Math.max(gcMaxMs, watched.gcMaxMs)
     }
-    return { busy: spread(busy), cpu: spread(cpu), blocks: spread(blocks), gcMaxMs, wrong }
+    return {
+      busy: spread(busy),
+      cpu: spread(cpu),
+      warmBusy: spread(warmBusy),
+      warmCpu: spread(warmCpu),
+      missBusy: spread(missBusy),
+      blocks: spread(blocks),
+      gcMaxMs,
+      wrong
+    }
   })
 
 /**
@@ -197,8 +223,11 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
       users,
       rounds,
       busyUsPerUser: measured.busy,
+      warmBusyUsPerUser: measured.warmBusy,
+      missBusyUsPerUser: measured.missBusy,
       cpuUsPerUser: measured.cpu,
       memoryBusyUsPerUser: inMemory.busy,
+      memoryMissBusyUsPerUser: inMemory.missBusy,
       memoryCpuUsPerUser: inMemory.cpu,
       batch,
       blockRounds,

@@ -213,8 +213,23 @@ export const metadataSegments = (value: unknown): ReadonlyArray<string> => {
   return out
 }
 
-const sortedUnique = (values: Iterable<string>): ReadonlyArray<string> =>
-  Array.from(new Set(values)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+// A user has a handful of segments: an insertion sort that drops repeats allocates only its result
+// (a `Set` and `sort` cost more than the rest of the build); long lists take the general way.
+const sortedUnique = (values: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (values.length > 16) return Array.from(new Set(values)).sort(compareStrings)
+  const out: Array<string> = []
+  for (const value of values) {
+    let at = out.length
+    while (at > 0 && (out[at - 1] ?? "") > value) at--
+    if (at > 0 && out[at - 1] === value) continue
+    out.push(value)
+    for (let i = out.length - 1; i > at; i--) out[i] = out[i - 1] ?? value
+    out[at] = value
+  }
+  return out
+}
 
 const includesIgnoreCase = (list: ReadonlyArray<string>, value: string): boolean => {
   for (const entry of list) {

@@ -531,7 +531,7 @@ const resumeSliceMs = 1
 
 /**
  * Resumes the callers of batches in arrival order, `resumeSliceMs` at a time, yielding to the event
- * loop between slices. `push` hands it a batch's answers, the batch's
+ * loop before the first slice and between slices. `push` hands it a batch's answers, the batch's
  * services, and what to call when all of them are answered.
  */
 const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) => void) => {
@@ -567,7 +567,12 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
     for (const wake of waiting) wake()
     return true
   }
-  const run: Effect.Effect<void> = Effect.suspend(() => (slice() ? Effect.void : Effect.andThen(Effect.yieldNow, run)))
+  // The first slice too waits for the next turn: a batch arrives in the driver's socket callback,
+  // which has just parsed its rows.
+  const run: Effect.Effect<void> = Effect.andThen(
+    Effect.yieldNow,
+    Effect.suspend(() => (slice() ? Effect.void : run))
+  )
   const stopped = Effect.sync(() => {
     running = false
   })
