@@ -319,27 +319,23 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   // What a lookup leaves in the Cache when it ends: a user (when admitted, see `makeRoomFor`), or
   // "no such user" (for `notFoundTimeToLive`); a failure, never. A user is put in as a settled
   // value; "no such user" goes through the Cache's lookup (`settleLookup`).
-  const insert = (
-    context: Context.Context<never>,
-    userId: string,
-    hash: number,
-    exit: Exit.Exit<CachedUser, ContextCacheError>
-  ): void => {
-    const keep = Exit.isSuccess(exit) || Option.getOrUndefined(Exit.findErrorOption(exit))?._tag === "UserNotFound"
-    if (!keep || !makeRoomFor(userId, hash)) return
-    if (Exit.isSuccess(exit)) {
-      Effect.runSyncWith(context)(Cache.set(cache, userId, exit.value))
-      return
-    }
-    settled.set(userId, exit)
-    Effect.runSyncWith(context)(Effect.ignore(Cache.get(cache, userId)))
-    settled.delete(userId)
-  }
+  const insert = (userId: string, hash: number, exit: Exit.Exit<CachedUser, ContextCacheError>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!makeRoomFor(userId, hash)) return Effect.void
+      if (Exit.isSuccess(exit)) return Cache.set(cache, userId, exit.value)
+      settled.set(userId, exit)
+      return Effect.ensuring(
+        Effect.ignore(Cache.get(cache, userId)),
+        Effect.sync(() => settled.delete(userId))
+      )
+    })
+  const keeps = (exit: Exit.Exit<CachedUser, ContextCacheError>): boolean =>
+    Exit.isSuccess(exit) || Option.getOrUndefined(Exit.findErrorOption(exit))?._tag === "UserNotFound"
 
   /** One caller of a lookup: its answer once it has one, and how to resume it. */
   interface Waiter {
     answer: Exit.Exit<CachedUser, ContextCacheError> | undefined
-    resume: ((exit: Exit.Exit<CachedUser, ContextCacheError>) => void) | undefined
+    resume: ((effect: Effect.Effect<CachedUser, ContextCacheError>) => void) | undefined
     stopDeadline: () => void
   }
 
@@ -352,14 +348,22 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     readonly waiters: Array<Waiter>
     exit: Exit.Exit<CachedUser, ContextCacheError> | undefined
     cancel: () => void
+    /** `lookupUnsafe` has not returned yet. */
+    starting: boolean
+    /** The insert left to the first caller of a lookup that ended while starting. */
+    put: Effect.Effect<void> | undefined
   }
   const loading = new Map<string, Loading>()
 
-  const answer = (waiter: Waiter, exit: Exit.Exit<CachedUser, ContextCacheError>): void => {
+  const answer = (
+    waiter: Waiter,
+    exit: Exit.Exit<CachedUser, ContextCacheError>,
+    first?: Effect.Effect<void>
+  ): void => {
     if (waiter.answer !== undefined) return
     waiter.answer = exit
     waiter.stopDeadline()
-    waiter.resume?.(exit)
+    waiter.resume?.(first === undefined ? exit : Effect.andThen(first, exit))
   }
 
   const waitFor = (waiter: Waiter): Effect.Effect<CachedUser, ContextCacheError> =>
@@ -391,16 +395,28 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
         ? Exit.fail(timedOut(userId))
         : Exit.failCause(result.cause)
     state.exit = exit
+    // What to put in the Cache: nothing when the user was invalidated meanwhile (a newer lookup, or
+    // none, owns the key). It runs in the fiber of the first caller still waiting, before that
+    // caller goes on (no fiber of its own), else here; a lookup that ended before `lookupUnsafe`
+    // returned (a synchronous repository) leaves it to its first caller (`startLookup`).
+    let put: Effect.Effect<void> | undefined
     if (loading.get(userId) === state) {
       loading.delete(userId)
-      insert(context, userId, hash, exit)
+      if (keeps(exit)) put = insert(userId, hash, exit)
     }
     const waiters = state.waiters
     for (let i = 0; i < waiters.length; i++) {
       const waiter = waiters[i]
-      if (waiter !== undefined) answer(waiter, exit)
+      if (waiter === undefined) continue
+      if (put !== undefined && waiter.answer === undefined && waiter.resume !== undefined) {
+        answer(waiter, exit, put)
+        put = undefined
+      } else answer(waiter, exit)
     }
     waiters.length = 0
+    if (put === undefined) return
+    if (state.starting) state.put = put
+    else Effect.runSyncWith(context)(put)
   }
 
   // The first caller's deadline is the lookup's: it cancels the repository's lookup (which ends it,
@@ -416,13 +432,15 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     const context = fiber.context
     const clock = fiber.getRef(Clock.Clock)
     const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
-    const state: Loading = { waiters: [first], exit: undefined, cancel: noop }
+    const state: Loading = { waiters: [first], exit: undefined, cancel: noop, starting: true, put: undefined }
     loading.set(userId, state)
     state.cancel = lookupUnsafe(userId, {
       context,
       onExit: (result) => settle(state, context, clock, userId, hash, result)
     })
-    if (first.answer !== undefined) return first.answer
+    state.starting = false
+    if (first.answer !== undefined)
+      return state.put === undefined ? first.answer : Effect.andThen(state.put, first.answer)
     first.stopDeadline = atDeadline(fiber, now, () => {
       first.stopDeadline = noop
       state.cancel()
