@@ -583,9 +583,14 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
      */
     idle: Effect.suspend(() =>
       running
-        ? Effect.callback<void>((resume) => {
-            idleWaiters.push(() => resume(Effect.void))
-          })
+        ? Effect.andThen(
+            Effect.callback<void>((resume) => {
+              idleWaiters.push(() => resume(Effect.void))
+            }),
+            // Then a turn: callers the last slice resumed may be waiting a few microtasks (for the
+            // SDK's promise, see `settleDue`) before they ask again.
+            Effect.yieldNow
+          )
         : Effect.yieldNow
     ),
     push: (answers: ReadonlyArray<Answer>, context: Context.Context<never>, done: () => void): void => {
