@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { measureFanOut } from "../bench/fanOut.js"
+import { measureSkewedLoad } from "../bench/skewedLoad.js"
 import { measureStampede } from "../bench/stampede.js"
 
 describe("benchmarks", () => {
@@ -20,5 +21,16 @@ describe("benchmarks", () => {
     assert.isAtMost(result.batched.statements, 10)
     assert.isAtLeast(result.batched.lookups, 2, "more ids than one batch holds (500) take a second statement")
     assert.strictEqual(result.batched.fullContexts, 600)
+  })
+
+  it("skewed load - callers resumed from one batch ask again together: statements stay full", {
+    timeout: 60_000
+  }, async () => {
+    const result = await measureSkewedLoad({ evaluations: 20_000, users: 10_000, callers: 64 })
+    const idsPerStatement = result.loadsPer10k / result.statementsPer10k
+    // Each caller misses about once per batch cycle: a statement carries most of the 64 callers'
+    // ids, unless the next batch leaves before the callers that wait on the SDK's promise ask.
+    assert.isAtLeast(idsPerStatement, 48)
+    assert.strictEqual(result.fallbackShare, 0)
   })
 })
