@@ -1,16 +1,27 @@
 /**
  * The four ways to provide a `UserRepo`: in memory, embedded Postgres, your own Postgres (the
- * Prisma `User` table or an existing table of yours), and a remote HTTP user service.
+ * Prisma `User` table or an existing table of yours), and a remote HTTP user service; and a
+ * repository of your own over a batching `RequestResolver`.
  *
  * `program` runs the in-memory, embedded, existing-table and HTTP repositories against local
  * resources (an embedded database, a loopback HTTP server) and needs nothing else.
  */
 import * as Http from "node:http"
 import { PgClient } from "@effect/sql-pg"
-import { Config, Context, DateTime, Effect, Layer, Redacted, Schema } from "effect"
+import { Config, Context, DateTime, Effect, Exit, Layer, Redacted, Request, RequestResolver, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
-import { User, UserFromJson, UserId, UserRepo, UserTable } from "effect-flag-context"
+import {
+  ContextBuilder,
+  ContextCache,
+  User,
+  UserFromJson,
+  UserId,
+  UserNotFound,
+  UserRepo,
+  UserTable,
+  validateUserId
+} from "effect-flag-context"
 import { EmbeddedPostgres, layerEmbedded } from "effect-flag-context/embedded"
 
 const ada = new User({
@@ -120,8 +131,44 @@ const userService = Effect.acquireRelease(
     })
 )
 
+// #region lookup-unsafe
+// Your own repository over a batching RequestResolver: `getById` for everyone, and the optional
+// `lookupUnsafe`, with which the context cache starts a lookup without a fiber of its own.
+interface GetUser extends Request.Request<User, UserNotFound> {
+  readonly id: UserId
+}
+const GetUser = Request.of<GetUser>()
+
+const makeBatched = (users: ReadonlyMap<string, User>) => {
+  const resolver = RequestResolver.make<GetUser>((entries) =>
+    Effect.sync(() => {
+      // One call for the whole batch here: one query, one HTTP request, …
+      for (const entry of entries) {
+        const user = users.get(entry.request.id)
+        entry.completeUnsafe(
+          user === undefined ? Exit.fail(new UserNotFound({ userId: entry.request.id })) : Exit.succeed(user)
+        )
+      }
+    })
+  )
+  return UserRepo.of({
+    getById: (id) => Effect.flatMap(validateUserId(id), (userId) => Effect.request(GetUser({ id: userId }), resolver)),
+    lookupUnsafe: (id, { context, onExit }) => Effect.requestUnsafe(GetUser({ id }), { resolver, context, onExit })
+  })
+}
+
+const Batched = Layer.sync(UserRepo, () => makeBatched(new Map([[ada.id, ada]])))
+const BatchedCache = ContextCache.layer().pipe(Layer.provide(Layer.merge(Batched, ContextBuilder.layer())))
+// #endregion
+
 export const program = Effect.gen(function* () {
   const fromMemory = yield* Effect.provide(greet("user-ada"), InMemory)
+  const fromBatched = yield* Effect.provide(greet("user-ada"), Batched)
+  const cached = yield* Effect.provide(
+    ContextCache.use((cache) => cache.get("user-ada")),
+    BatchedCache
+  )
+  if (cached.key !== "user-ada") return yield* Effect.die(new Error("the cache did not load ada"))
 
   const embedded = yield* Layer.build(Embedded)
   const fromEmbedded = yield* Effect.provide(greet("user-ada"), embedded)
@@ -136,5 +183,5 @@ export const program = Effect.gen(function* () {
   const port = address !== null && typeof address === "object" ? address.port : 0
   const fromHttp = yield* Effect.provide(greet("user-nobody"), remote(`http://127.0.0.1:${port}`))
 
-  return [fromMemory, fromEmbedded, fromAppTable, fromHttp]
+  return [fromMemory, fromBatched, fromEmbedded, fromAppTable, fromHttp]
 }).pipe(Effect.scoped)
