@@ -27,7 +27,7 @@ import { quantile, watchLoop } from "./harness.js"
 export interface MissPathOptions {
   /** Cold users per round of the CPU measure. Default 2,000. */
   readonly users?: number | undefined
-  /** Timed rounds (after one warm-up round). Default 5. */
+  /** Timed rounds (after one warm-up round). Default 8. */
   readonly rounds?: number | undefined
   /** Cold users per round of the block measure: one batch. Default 500. */
   readonly batch?: number | undefined
@@ -225,7 +225,7 @@ const floorRounds = (
 
 export const measureMissPath = async (options: MissPathOptions = {}): Promise<MissPathResult> => {
   const users = options.users ?? 2000
-  const rounds = options.rounds ?? 5
+  const rounds = options.rounds ?? 8
   const batch = options.batch ?? 500
   const blockRounds = options.blockRounds ?? 10
   const cpuUsers = users * (rounds + 1)
