@@ -10,6 +10,7 @@
  *   work the event loop ran while the batch was loaded and its callers resumed, GC pauses apart
  *   (the callers are started, each up to its request, before the watch begins).
  */
+import { execFile } from "node:child_process"
 import { Context, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Statement from "effect/sql/Statement"
@@ -267,3 +268,25 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))
 }
+
+/**
+ * {@link measureMissPath} in a child process whose V8 young generation is `semiSpaceMb` MiB per
+ * semi-space (`--max-semi-space-size`; V8's default on 64-bit is 16): how much of the miss path is
+ * the garbage collector's scavenges.
+ */
+export const measureMissPathWithSemiSpace = (
+  semiSpaceMb: number,
+  options: MissPathOptions = {}
+): Promise<MissPathResult> =>
+  new Promise((resolve, reject) => {
+    const script = `import(${JSON.stringify(import.meta.url)}).then(async (m) => process.stdout.write(JSON.stringify(await m.measureMissPath(${JSON.stringify(options)}))))`
+    execFile(
+      process.execPath,
+      ["--expose-gc", `--max-semi-space-size=${semiSpaceMb}`, "--input-type=module", "-e", script],
+      { env: process.env, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout) => {
+        if (error !== null) reject(error)
+        else resolve(JSON.parse(stdout) as MissPathResult)
+      }
+    )
+  })
