@@ -2,6 +2,7 @@
  * The measuring kit of the benchmarks: interleaved rounds after a warm-up, medians, percentiles,
  * and the Markdown report. Benchmarks are not tests: nothing here asserts a time.
  */
+import { execFile } from "node:child_process"
 import { cpus, totalmem } from "node:os"
 import { PerformanceObserver } from "node:perf_hooks"
 
@@ -139,3 +140,29 @@ export const watchLoop = (): (() => Promise<LoopWatch>) => {
     }
   }
 }
+
+/**
+ * Runs `exportName(options)` of the benchmark module `moduleUrl` in a fresh Node process (with
+ * `--expose-gc` and `nodeArgs`) and returns its JSON result: a benchmark that measures latency or
+ * GC is not measured on a heap, and a young generation, that the benchmarks before it shaped.
+ */
+export const inFreshProcess = <A>(
+  moduleUrl: string,
+  exportName: string,
+  options: unknown,
+  nodeArgs: ReadonlyArray<string> = []
+): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const script =
+      `import(${JSON.stringify(moduleUrl)}).then(async (m) => ` +
+      `process.stdout.write(JSON.stringify(await m[${JSON.stringify(exportName)}](${JSON.stringify(options)}))))`
+    execFile(
+      process.execPath,
+      ["--expose-gc", ...nodeArgs, "--input-type=module", "-e", script],
+      { env: process.env, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout) => {
+        if (error !== null) reject(error)
+        else resolve(JSON.parse(stdout) as A)
+      }
+    )
+  })

@@ -10,7 +10,6 @@
  *   work the event loop ran while the batch was loaded and its callers resumed, GC pauses apart
  *   (the callers are started, each up to its request, before the watch begins).
  */
-import { execFile } from "node:child_process"
 import { Context, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Statement from "effect/sql/Statement"
@@ -22,7 +21,7 @@ import { decodeUserRow } from "../src/internal/userDecoder.js"
 import { UserRepo } from "../src/UserRepo.js"
 import { directClient, openDatabase } from "./database.js"
 import { benchFlag, flagStack, flagsFile, isBeta, makeUser, quietLogs, userId } from "./fixtures.js"
-import { quantile, watchLoop } from "./harness.js"
+import { inFreshProcess, quantile, watchLoop } from "./harness.js"
 
 /** Options of {@link measureMissPath}. */
 export interface MissPathOptions {
@@ -270,7 +269,7 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
 }
 
 /**
- * {@link measureMissPath} in a child process whose V8 young generation is `semiSpaceMb` MiB per
+ * {@link measureMissPath} in a fresh process whose V8 young generation is `semiSpaceMb` MiB per
  * semi-space (`--max-semi-space-size`; V8's default on 64-bit is 16): how much of the miss path is
  * the garbage collector's scavenges.
  */
@@ -278,15 +277,4 @@ export const measureMissPathWithSemiSpace = (
   semiSpaceMb: number,
   options: MissPathOptions = {}
 ): Promise<MissPathResult> =>
-  new Promise((resolve, reject) => {
-    const script = `import(${JSON.stringify(import.meta.url)}).then(async (m) => process.stdout.write(JSON.stringify(await m.measureMissPath(${JSON.stringify(options)}))))`
-    execFile(
-      process.execPath,
-      ["--expose-gc", `--max-semi-space-size=${semiSpaceMb}`, "--input-type=module", "-e", script],
-      { env: process.env, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout) => {
-        if (error !== null) reject(error)
-        else resolve(JSON.parse(stdout) as MissPathResult)
-      }
-    )
-  })
+  inFreshProcess(import.meta.url, "measureMissPath", options, [`--max-semi-space-size=${semiSpaceMb}`])
