@@ -337,6 +337,8 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     answer: Exit.Exit<CachedUser, ContextCacheError> | undefined
     resume: ((effect: Effect.Effect<CachedUser, ContextCacheError>) => void) | undefined
     stopDeadline: () => void
+    /** Its deadline is also the lookup's (the first caller's). */
+    readonly ownsLookup: boolean
   }
 
   /**
@@ -373,7 +375,8 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
       waiter.resume = resume
       return Effect.sync(() => {
         waiter.resume = undefined
-        waiter.stopDeadline()
+        // The first caller's deadline is the lookup's too: it stays, and ends the lookup on time.
+        if (!waiter.ownsLookup) waiter.stopDeadline()
       })
     })
 
@@ -431,7 +434,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     counts.lookups++
     const context = fiber.context
     const clock = fiber.getRef(Clock.Clock)
-    const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
+    const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop, ownsLookup: true }
     const state: Loading = { waiters: [first], exit: undefined, cancel: noop, starting: true, put: undefined }
     loading.set(userId, state)
     state.cancel = lookupUnsafe(userId, {
@@ -455,7 +458,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     userId: string,
     state: Loading
   ): Effect.Effect<CachedUser, ContextCacheError> => {
-    const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
+    const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop, ownsLookup: false }
     state.waiters.push(waiter)
     waiter.stopDeadline = atDeadline(fiber, now, () => {
       waiter.stopDeadline = noop

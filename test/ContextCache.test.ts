@@ -99,6 +99,37 @@ describe("ContextCache", () => {
   )
 
   it.effect(
+    "a lookup whose first caller is interrupted still ends at its deadline; the next caller looks up again",
+    () =>
+      Effect.gen(function* () {
+        let started = 0
+        const hanging = Layer.succeed(
+          UserRepo,
+          UserRepo.of({
+            getById: () =>
+              Effect.sync(() => {
+                started++
+              }).pipe(Effect.andThen(Effect.never))
+          })
+        )
+        yield* Effect.gen(function* () {
+          const cache = yield* ContextCache
+          const first = yield* Effect.forkChild(cache.get("stuck"))
+          yield* Effect.yieldNow
+          assert.strictEqual(started, 1)
+          yield* Fiber.interrupt(first)
+          // The lookup's deadline passes: it is cancelled, though its first caller is gone.
+          yield* TestClock.adjust("300 millis")
+          const second = yield* Effect.forkChild(Effect.exit(cache.get("stuck")))
+          yield* Effect.yieldNow
+          assert.strictEqual(started, 2, "the next caller starts a lookup of its own")
+          yield* TestClock.adjust("300 millis")
+          assert.isTrue(Exit.isFailure(yield* Fiber.join(second)))
+        }).pipe(Effect.provide(cacheLayer(hanging, { lookupTimeout: "200 millis" })))
+      })
+  )
+
+  it.effect(
     "a user invalidated while its lookup runs is not cached from that lookup; waiting callers still answer",
     () =>
       Effect.gen(function* () {
