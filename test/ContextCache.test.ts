@@ -98,6 +98,23 @@ describe("ContextCache", () => {
       })
   )
 
+  it.effect("a user whose only caller left before its lookup ended is still cached when it ends", () =>
+    withCache(users, {}, (repo) =>
+      Effect.gen(function* () {
+        const cache = yield* ContextCache
+        const now = yield* Clock.currentTimeMillis
+        repo.hold()
+        const caller = yield* Effect.forkChild(cache.get("user-0"))
+        yield* Effect.yieldNow
+        yield* Fiber.interrupt(caller)
+        yield* repo.release
+        yield* Effect.yieldNow
+        assert.isDefined(cache.getCachedUnsafe("user-0", now))
+        assert.strictEqual(repo.calls.length, 1)
+      })
+    )
+  )
+
   it.effect(
     "a lookup whose first caller is interrupted still ends at its deadline; the next caller looks up again",
     () =>
