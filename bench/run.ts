@@ -95,7 +95,7 @@ interface Results {
   readonly hotPath: Outcome<HotPathResult>
   readonly stampede: Outcome<StampedeResult>
   readonly fanOut: Outcome<FanOutResult>
-  readonly skewed: Outcome<SkewedLoadResult>
+  readonly skewed: Outcome<SkewedRuns>
   readonly hung: Outcome<HungDatabaseResult>
   readonly memory: Outcome<MemoryResult>
   readonly invalidation: Outcome<InvalidationBenchResult>
@@ -125,7 +125,15 @@ const hungBound = (r: HungDatabaseResult) => r.lookupTimeoutMs + HUNG_SLACK_MS
 const hungMet = (r: HungDatabaseResult) => r.p99Ms <= hungBound(r) && r.idOnly === r.evaluations
 const memoryMet = (r: MemoryResult) => r.growthBytes <= r.noiseBytes
 const burstMet = (r: BurstResult) => r.maxMs <= r.lookupTimeoutMs + BURST_SLACK_MS && r.wrong === 0
+/** The skewed load run `SKEWED_RUNS` times, each in a fresh process: the run of median p99, and all of them. */
+type SkewedRuns = SkewedLoadResult & { readonly runs: ReadonlyArray<SkewedLoadResult> }
+const SKEWED_RUNS = 3
 const skewedMet = (r: SkewedLoadResult) => r.p99Us <= 5_000 && r.evaluationsPerSecond >= 50_000
+const spreadOf = (
+  runs: ReadonlyArray<SkewedLoadResult>,
+  f: (r: SkewedLoadResult) => number,
+  format: (n: number) => string
+) => runs.map((run) => format(f(run))).join(" · ")
 const missCpuMet = (r: MissPathResult) =>
   r.burst.missBusyUsPerUser.median <= MISS_CPU_TARGET_US && r.burst.memoryMissBusyUsPerUser.median <= MISS_CPU_TARGET_US
 const hitRateMet = (r: HitRateResult) => (r.oracle - r.hitRate) * 100 <= HIT_RATE_POINTS
@@ -191,7 +199,7 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
         summaryRow("Skewed load", skewed, (r) => [
           `${int(r.evaluationsPerSecond)} evaluations/s, p50 ${fixed(r.p50Us, 1)} µs, p99 ${fixed(r.p99Us / 1000, 1)} ms, ${fixed(r.statementsPer10k, 1)} statements per 10,000 evaluations; event-loop delay p99 ${ms(r.loopDelayP99Ms)}, max ${ms(r.loopDelayMaxMs)} (longest block apart from GC ${ms(r.longestBlockMs)}, longest GC pause ${ms(r.gcMaxMs)})`,
           "p99 ≤ 5 ms, ≥ 50,000/s (issue 12)",
-          verdict(skewedMet(r))
+          verdict(skewedMet(r)) + (r.runs.length > 1 ? ` (median of ${r.runs.length} runs by p99)` : "")
         ]),
         summaryRow("Hung database", hung, (r) => [
           `p99 ${ms(r.p99Ms)}, ${int(r.idOnly)} of ${int(r.evaluations)} answers id-only`,
@@ -422,6 +430,23 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
         ]
       ),
       "",
+      ...(r.runs.length > 1
+        ? [
+            `The run above is the median by p99 of ${r.runs.length}, each in a fresh process; all of them, in order: ` +
+              `p99 ${spreadOf(
+                r.runs,
+                (x) => x.p99Us / 1000,
+                (n) => `${fixed(n, 2)} ms`
+              )}; ` +
+              `${spreadOf(r.runs, (x) => x.evaluationsPerSecond, int)} evaluations/s; ` +
+              `GC ${spreadOf(
+                r.runs,
+                (x) => x.gcShare * 100,
+                (n) => `${fixed(n, 1)}%`
+              )} of the run.`,
+            ""
+          ]
+        : []),
       `Hit rate ${fixed((1 - r.loadsPer10k / 10_000) * 100, 1)}%; a cache holding exactly the ${int(r.capacity)} most popular users would hit ` +
         `${fixed(r.topShare * 100, 1)}%. The p99 is a miss: a batched round trip to the database. The client connects to the`,
       "server directly; statements are counted by a `Statement.CurrentTransformer` provided to the callers.",
@@ -786,13 +811,22 @@ const main = async (): Promise<void> => {
   )
   const stampede = await section("2. stampede", () => measureStampede())
   const fanOut = await section("3. cold fan-out", () => measureFanOut())
-  const skewed = await section("4. skewed load", () =>
-    inFreshProcess<SkewedLoadResult>(
-      skewedLoadModule,
-      "measureSkewedLoad",
-      QUICK ? { evaluations: 20_000, users: 10_000 } : {}
-    )
-  )
+  const skewed = await section("4. skewed load", async (): Promise<SkewedRuns> => {
+    const runs: Array<SkewedLoadResult> = []
+    for (let i = 0; i < (QUICK ? 1 : SKEWED_RUNS); i++) {
+      runs.push(
+        await inFreshProcess<SkewedLoadResult>(
+          skewedLoadModule,
+          "measureSkewedLoad",
+          QUICK ? { evaluations: 20_000, users: 10_000 } : {}
+        )
+      )
+    }
+    const byP99 = [...runs].sort((a, b) => a.p99Us - b.p99Us)
+    const median = byP99[Math.floor(byP99.length / 2)] ?? byP99[0]
+    if (median === undefined) throw new Error("no skewed-load run")
+    return { ...median, runs }
+  })
   const hung = await section("5. hung database", () =>
     measureHungDatabase({ lookupTimeout: contextCacheDefaults.lookupTimeout, ...(QUICK ? { rounds: 1 } : {}) })
   )
