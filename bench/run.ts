@@ -466,10 +466,11 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
         `**Skewed load (${int(r.evaluationsPerSecond)}/s, p99 ${fixed(r.warmP99Us / 1000, 1)} ms warmed up, GC ${fixed(r.gcShare * 100, 0)}% of the run).** About a quarter ` +
           "of the evaluations miss, and a miss waits for a batched round trip; while one statement is out the other callers " +
           "miss too, so the run advances one batch cycle at a time (resume the batch's 64 callers a slice at a time, then " +
-          "send the next statement) and a miss's latency is one or two cycles. The p99 follows V8's young generation: " +
-          "runs where V8 keeps it small (its size adapts to the program) spend 12–15% in scavenges and reach p99 6–7.5 ms; " +
-          "runs with the full 16 MiB spend 6–7% and reach p99 4.5–5.3 ms (measured by hand with `--max-semi-space-size=4` " +
-          "and `--min-semi-space-size=16`)."
+          "send the next statement) and a miss's latency is one or two cycles; what a cycle costs is the miss path of " +
+          "section 8b, 64 times. The p99 moves with the machine's load and with V8's young generation, whose size V8 adapts " +
+          "to the program: by hand on this machine, fresh processes gave a warmed-up p99 of 4.1–4.7 ms at 83,000–94,000 " +
+          "evaluations/s when quieter, and runs with the young generation held small (`--max-semi-space-size=4`) spent " +
+          "13–15% of the run in scavenges against 6–7% with the default."
       )
   } else lines.push(skewed._tag === "failed" ? `Failed: ${skewed.error}` : `Skipped: ${skewed.reason}`, "")
   lines.push(timing(skewed), "")
