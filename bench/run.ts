@@ -435,7 +435,12 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
       ...(r.runs.length > 1
         ? [
             `The run above is the median by p99 (warmed up) of ${r.runs.length}, each in a fresh process; all of them, in order: ` +
-              `p99 ${spreadOf(
+              `p99 warmed up ${spreadOf(
+                r.runs,
+                (x) => x.warmP99Us / 1000,
+                (n) => `${fixed(n, 2)} ms`
+              )}; ` +
+              `from cold ${spreadOf(
                 r.runs,
                 (x) => x.p99Us / 1000,
                 (n) => `${fixed(n, 2)} ms`
