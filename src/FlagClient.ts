@@ -966,11 +966,52 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
         : toEffect(attempt(fiber, flagKey, userId, defaultValue, options, decode))
     )
 
+  // The hot path of the hot path: a cached user, no options, outside any span, and the SDK answering
+  // a boolean variation synchronously. It counts like `finish` does, without building an
+  // `Evaluation`; anything else goes through `finish` (the SDK is asked once either way).
+  const isEnabledCached = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    flagKey: string,
+    context: UserContext
+  ): Effect.Effect<boolean> => {
+    const answer = variationDetailNow(sdk, flagKey, context, false)
+    if (answer instanceof Promise) {
+      return Effect.tryPromise({ try: () => answer, catch: (cause) => new SdkThrew(cause) }).pipe(
+        Effect.catch((threw) => Effect.succeed(threw)),
+        Effect.map((detail) => finish(fiber, flagKey, context.key, detail, "full", null, false, decodeBoolean).value)
+      )
+    }
+    let value: boolean
+    if (
+      fiber.cache.span === undefined &&
+      !(answer instanceof SdkThrew) &&
+      answer.reason.kind !== "ERROR" &&
+      answer.variationIndex !== undefined &&
+      answer.variationIndex !== null &&
+      typeof answer.value === "boolean"
+    ) {
+      count(flagKey, null, fiber.context)
+      value = answer.value
+    } else value = finish(fiber, flagKey, context.key, answer, "full", null, false, decodeBoolean).value
+    const result = value ? SUCCEED_TRUE : SUCCEED_FALSE
+    const due = settleDue()
+    return due === undefined || fiber.cache.scheduler.executionMode === "sync"
+      ? result
+      : Effect.callback<boolean>((resume) => {
+          const done = () => resume(result)
+          due.then(done, done)
+        })
+  }
+
   const isEnabled = (flagKey: string, userId: UserId, options?: FlagOptions): Effect.Effect<boolean> =>
     Effect.withFiber((fiber) => {
       const defaultValue = options?.default ?? false
       if (isTracing(fiber))
         return Effect.map(run(flagKey, userId, defaultValue, options, decodeBoolean), valueOfEvaluation)
+      if (options === undefined) {
+        const cached = cache.getCachedUnsafe(userId, nowMillis(fiber))
+        if (cached !== undefined) return isEnabledCached(fiber, flagKey, cached)
+      }
       const result = attempt(fiber, flagKey, userId, defaultValue, options, decodeBoolean)
       if (Effect.isEffect(result)) return Effect.map(result, valueOfEvaluation)
       return result.value ? SUCCEED_TRUE : SUCCEED_FALSE

@@ -349,7 +349,9 @@ describe("FlagClient - operations", () => {
     Effect.gen(function* () {
       yield* Effect.gen(function* () {
         yield* (yield* TestFlags).enable("counted")
+        yield* (yield* TestFlags).set("stringy", "yes")
         for (let i = 0; i < 3; i++) yield* FlagClient.isEnabled("counted", id("present"))
+        assert.isFalse(yield* FlagClient.isEnabled("stringy", id("present")))
         for (let i = 0; i < 2; i++) yield* FlagClient.isEnabled("counted", id("ghost"))
         yield* FlagClient.isEnabled("missing", id("present"))
         const count = (flag: string, fallback: string) =>
@@ -360,6 +362,8 @@ describe("FlagClient - operations", () => {
         assert.strictEqual(yield* count("counted", "none"), 3)
         assert.strictEqual(yield* count("counted", "UserNotFound"), 2)
         assert.strictEqual(yield* count("(unknown)", "FlagNotFound"), 1)
+        assert.strictEqual(yield* count("stringy", "WrongType"), 1)
+        assert.strictEqual(yield* count("stringy", "none"), 0)
       }).pipe(Effect.provide(testLayer()))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
