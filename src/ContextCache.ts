@@ -337,8 +337,6 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     answer: Exit.Exit<CachedUser, ContextCacheError> | undefined
     resume: ((effect: Effect.Effect<CachedUser, ContextCacheError>) => void) | undefined
     stopDeadline: () => void
-    /** Its deadline is also the lookup's (the first caller's). */
-    readonly ownsLookup: boolean
   }
 
   /**
@@ -372,12 +370,11 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     waiter.answer ??
     Effect.callback<CachedUser, ContextCacheError>((resume) => {
       if (waiter.answer !== undefined) return resume(waiter.answer)
+      // No canceler (it would cost every waiting caller a finalizer): an interrupted caller stays
+      // in the lookup's list and its deadline group; the answer or the deadline, when it comes,
+      // resumes nothing (effect ignores a resumption after an interruption), and an insert handed
+      // to it is run by the lookup instead (`settle`).
       waiter.resume = resume
-      return Effect.sync(() => {
-        waiter.resume = undefined
-        // The first caller's deadline is the lookup's too: it stays, and ends the lookup on time.
-        if (!waiter.ownsLookup) waiter.stopDeadline()
-      })
     })
 
   // A lookup ends once, with the repository's answer: its user is built with the caller's clock,
@@ -403,21 +400,31 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     // caller goes on (no fiber of its own), else here; a lookup that ended before `lookupUnsafe`
     // returned (a synchronous repository) leaves it to its first caller (`startLookup`).
     let put: Effect.Effect<void> | undefined
+    let inserted = false
     if (loading.get(userId) === state) {
       loading.delete(userId)
-      if (keeps(exit)) put = insert(userId, hash, exit)
+      if (keeps(exit)) {
+        const inserting = insert(userId, hash, exit)
+        put = Effect.suspend(() => {
+          if (inserted) return Effect.void
+          inserted = true
+          return inserting
+        })
+      }
     }
     const waiters = state.waiters
+    let handed = false
     for (let i = 0; i < waiters.length; i++) {
       const waiter = waiters[i]
       if (waiter === undefined) continue
-      if (put !== undefined && waiter.answer === undefined && waiter.resume !== undefined) {
+      if (put !== undefined && !handed && waiter.answer === undefined && waiter.resume !== undefined) {
+        handed = true
         answer(waiter, exit, put)
-        put = undefined
       } else answer(waiter, exit)
     }
     waiters.length = 0
-    if (put === undefined) return
+    // A resumed caller runs the insert before `answer` returns; one that was interrupted did not.
+    if (put === undefined || inserted) return
     if (state.starting) state.put = put
     else Effect.runSyncWith(context)(put)
   }
@@ -434,7 +441,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     counts.lookups++
     const context = fiber.context
     const clock = fiber.getRef(Clock.Clock)
-    const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop, ownsLookup: true }
+    const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
     const state: Loading = { waiters: [first], exit: undefined, cancel: noop, starting: true, put: undefined }
     loading.set(userId, state)
     state.cancel = lookupUnsafe(userId, {
@@ -458,7 +465,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     userId: string,
     state: Loading
   ): Effect.Effect<CachedUser, ContextCacheError> => {
-    const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop, ownsLookup: false }
+    const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
     state.waiters.push(waiter)
     waiter.stopDeadline = atDeadline(fiber, now, () => {
       waiter.stopDeadline = noop
