@@ -927,11 +927,10 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
         return evaluateWith(fiber, flagKey, withRequest(cached, options), "full", null, defaultValue, decode)
       }
       // A miss: the lookup's user is evaluated in the continuation itself (no `Resolved` in between).
+      // The continuation runs in this same fiber: no `withFiber` to find it again.
       return Effect.matchEffect(cache.get(userId), {
         onSuccess: (context) =>
-          Effect.withFiber((current) =>
-            toEffect(evaluateWith(current, flagKey, withRequest(context, options), "full", null, defaultValue, decode))
-          ),
+          toEffect(evaluateWith(fiber, flagKey, withRequest(context, options), "full", null, defaultValue, decode)),
         onFailure: (error) =>
           Effect.flatMap(resolveFailure(userId, options, error), (resolved) =>
             Effect.withFiber((current) => toEffect(evaluateResolved(current, flagKey, resolved, defaultValue, decode)))
