@@ -211,10 +211,19 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     return () => fiber.interruptUnsafe()
   }
 
-  // Used by the Cache only to insert "no such user" (see `insert`): a lookup's exit, settled.
+  // The Cache's own lookup. `insert` uses it to put "no such user" in (a lookup's exit, settled);
+  // otherwise it is a lookup through `getById`, for a `Cache.get` of an entry that expired between
+  // reading it and getting it.
   const settled = new Map<string, Exit.Exit<CachedUser, ContextCacheError>>()
   const settleLookup = (userId: string): Effect.Effect<CachedUser, ContextCacheError> =>
-    settled.get(userId) ?? Effect.fail(timedOut(userId))
+    settled.get(userId) ??
+    Effect.withFiber((fiber) => {
+      counts.lookups++
+      return Effect.map(
+        repo.getById(userId),
+        (user) => new CachedUser(user, builder, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(), hashKey(userId))
+      )
+    })
 
   const cache = yield* Cache.makeWith(settleLookup, {
     // Eviction is done below, before each insertion; the cache's own check is a safety net.
@@ -444,10 +453,15 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     const first: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
     const state: Loading = { waiters: [first], exit: undefined, cancel: noop, starting: true, put: undefined }
     loading.set(userId, state)
-    state.cancel = lookupUnsafe(userId, {
-      context,
-      onExit: (result) => settle(state, context, clock, userId, hash, result)
-    })
+    try {
+      state.cancel = lookupUnsafe(userId, {
+        context,
+        onExit: (result) => settle(state, context, clock, userId, hash, result)
+      })
+    } catch (cause) {
+      // A repository's `lookupUnsafe` that throws ends its lookup as a defect, as `getById` would.
+      settle(state, context, clock, userId, hash, Exit.die(cause))
+    }
     state.starting = false
     if (first.answer !== undefined)
       return state.put === undefined ? first.answer : Effect.andThen(state.put, first.answer)

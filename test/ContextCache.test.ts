@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, ConfigProvider, Effect, Exit, Fiber, Layer, Metric } from "effect"
+import { Cause, Clock, ConfigProvider, Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { ContextBuilder } from "../src/ContextBuilder.js"
 import { ContextCache, ContextCacheMetrics, type ContextCacheOptions } from "../src/ContextCache.js"
@@ -113,6 +113,66 @@ describe("ContextCache", () => {
         assert.strictEqual(repo.calls.length, 1)
       })
     )
+  )
+
+  it.effect("a user that expires between reading its entry and getting it is looked up again, not failed", () =>
+    Effect.gen(function* () {
+      // A clock that, once armed, moves one millisecond at every reading: the cache reads it when it
+      // finds the entry live (999) and effect's Cache reads it again when it gets the entry (1000).
+      let now = 0
+      let armed = false
+      const read = () => (armed ? now++ : now)
+      const clock: Clock.Clock = {
+        currentTimeMillisUnsafe: read,
+        currentTimeMillis: Effect.sync(read),
+        currentTimeNanosUnsafe: () => BigInt(read()) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() => BigInt(read()) * 1_000_000n),
+        monotonicTimeNanosUnsafe: () => BigInt(read()) * 1_000_000n,
+        monotonicTimeNanos: Effect.sync(() => BigInt(read()) * 1_000_000n),
+        sleep: () => Effect.never
+      }
+      yield* withCache(users, { timeToLive: "1 second" }, (repo) =>
+        Effect.gen(function* () {
+          const cache = yield* ContextCache
+          yield* cache.get("user-1")
+          now = 999
+          armed = true
+          const again = yield* Effect.exit(cache.get("user-1"))
+          armed = false
+          assert.isTrue(Exit.isSuccess(again), "the expired entry is looked up, not answered with an error")
+          assert.strictEqual(repo.calls.length, 2)
+        })
+      ).pipe(Effect.provideService(Clock.Clock, clock))
+    })
+  )
+
+  it.effect(
+    "a repository's lookupUnsafe that throws ends that lookup as a defect; the next caller looks up again",
+    () =>
+      Effect.gen(function* () {
+        let calls = 0
+        const user = makeUser("flaky", NOW, 3)
+        const flaky = Layer.succeed(
+          UserRepo,
+          UserRepo.of({
+            getById: () => Effect.succeed(user),
+            lookupUnsafe: (_id, { onExit }) => {
+              calls++
+              if (calls === 1) throw new Error("boom")
+              onExit(Exit.succeed(user))
+              return () => {}
+            }
+          })
+        )
+        yield* Effect.gen(function* () {
+          const cache = yield* ContextCache
+          const first = yield* Effect.exit(cache.get("flaky"))
+          assert.isTrue(Exit.isFailure(first) && Cause.hasDies(first.cause))
+          const second = yield* cache.get("flaky")
+          assert.strictEqual(second.key, "flaky")
+          assert.strictEqual(calls, 2)
+        }).pipe(Effect.provide(cacheLayer(flaky)))
+      })
   )
 
   it.effect(
