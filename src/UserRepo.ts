@@ -553,7 +553,15 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
       if (current === undefined) break
       while (next < current.answers.length) {
         const item = current.answers[next++]
-        if (item !== undefined) answer(item, current.context)
+        if (item !== undefined) {
+          try {
+            answer(item, current.context)
+          } catch (cause) {
+            // Never expected (decoding returns failures as values): its callers get the defect,
+            // and the other answers of the batch still go out.
+            for (const entry of item.waiting) entry.completeUnsafe(Exit.die(cause))
+          }
+        }
         if (next < current.answers.length && performance.now() - start >= resumeSliceMs) return false
       }
       next = 0
@@ -573,8 +581,11 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
     Effect.yieldNow,
     Effect.suspend(() => (slice() ? Effect.void : run))
   )
+  // Whatever ended the run, the next batch must not wait for it.
   const stopped = Effect.sync(() => {
     running = false
+    const waiting = idleWaiters.splice(0)
+    for (const wake of waiting) wake()
   })
   return {
     /**
