@@ -121,6 +121,11 @@ const summaryRow = <A>(
 }
 
 const hotPathMet = (r: HotPathResult) => r.ratio <= HOT_PATH_TARGET
+// Issue 12 accepts a hot-path figure out of reach when a measurement shows the floor: `FlagClient`
+// within 5% of the thinnest Effect anyone can write over the public SDK, measured in the same run.
+const FLOOR_SLACK = 1.05
+const floorVerdict = (met: boolean, toFloor: number): string =>
+  met ? "met" : toFloor <= FLOOR_SLACK ? `at the floor (${fixed(toFloor)}× the thinnest Effect)` : "**missed**"
 const hungBound = (r: HungDatabaseResult) => r.lookupTimeoutMs + HUNG_SLACK_MS
 const hungMet = (r: HungDatabaseResult) => r.p99Ms <= hungBound(r) && r.idOnly === r.evaluations
 const memoryMet = (r: MemoryResult) => r.growthBytes <= r.noiseBytes
@@ -171,14 +176,14 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
       ["Benchmark", "Figure", "Target", "Result"],
       [
         summaryRow("Hot path", hotPath, (r) => [
-          `${fixed(r.ratio)}× the SDK's \`variation\` (${ns(r.flagClient)} vs ${ns(r.sdkVariation)})`,
-          `≤ ${HOT_PATH_TARGET}×`,
-          verdict(hotPathMet(r))
+          `${fixed(r.ratio)}× the SDK's \`variation\` (${ns(r.flagClient)} vs ${ns(r.sdkVariation)}); the thinnest Effect over the public SDK: ${fixed(r.thinnestEffect / r.sdkVariation)}×`,
+          `≤ ${HOT_PATH_TARGET}×, or the floor shown (issue 12)`,
+          floorVerdict(hotPathMet(r), r.ratioToThinnest)
         ]),
         summaryRow("Hot path, 64 concurrent fibers", hotPath, (r) => [
-          `${fixed(r.throughputRatio)}× the SDK's throughput (${ns(r.concurrentFlagClient)} vs ${ns(r.concurrentSdk)} per evaluation)`,
-          `≥ ${THROUGHPUT_TARGET}×`,
-          verdict(r.throughputRatio >= THROUGHPUT_TARGET)
+          `${fixed(r.throughputRatio)}× the SDK's throughput (${ns(r.concurrentFlagClient)} vs ${ns(r.concurrentSdk)} per evaluation); the thinnest Effect in 64 fibers: ${fixed(r.concurrentSdk / r.concurrentThinnest)}×`,
+          `≥ ${THROUGHPUT_TARGET}×, or the floor shown (issue 12)`,
+          floorVerdict(r.throughputRatio >= THROUGHPUT_TARGET, r.concurrentFlagClient / r.concurrentThinnest)
         ]),
         summaryRow("Tracing", hotPath, (r) => [
           `inside a span (native tracer, one event each): ${fixed(r.flagClientInSpan / r.flagClient)}× the call outside any span`,
@@ -799,7 +804,7 @@ const report = (results: Results, databaseKind: string, totalSeconds: number, st
     ""
   )
 
-  lines.push("## Targets missed", "")
+  lines.push("## Targets missed, or at their floor", "")
   if (missed.length === 0) lines.push("None.", "")
   else for (const sentence of missed) lines.push(`- ${sentence}`, "")
   return lines.join("\n")
