@@ -22,7 +22,7 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { ContextCache } from "../src/ContextCache.js"
 import { FlagClient } from "../src/FlagClient.js"
 import { makeFlagClientPromise } from "../src/FlagClientPromise.js"
-import { SdkThrew, settleDue, variationDetailNow } from "../src/internal/flagSdk.js"
+import { afterSettling, SdkThrew, settleDue, variationDetailNow } from "../src/internal/flagSdk.js"
 import { privateAttributeReferences } from "../src/Segmentation.js"
 import { UserRepo } from "../src/UserRepo.js"
 import { benchFlag, fileSdkOptions, flagStack, flagsFile, makeUser, quietLogs } from "./fixtures.js"
@@ -170,13 +170,8 @@ export const measureHotPath = async (options: HotPathOptions = {}): Promise<HotP
     const thinnest = Effect.withFiber((fiber) => {
       const cached = cache.getCachedUnsafe(user.id, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
       const result = cached !== undefined && syncValue(cached) ? ON : OFF
-      const due = settleDue()
-      return due === undefined
-        ? result
-        : Effect.callback<boolean>((resume) => {
-            const done = () => resume(result)
-            due.then(done, done)
-          })
+      const due = settleDue(fiber)
+      return due === undefined ? result : afterSettling(due, result)
     })
     const thinnestLoop = (n: number) =>
       Effect.gen(function* () {

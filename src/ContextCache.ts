@@ -23,6 +23,7 @@ import {
 import type { PgClient } from "@effect/sql-pg"
 import { ContextBuilder } from "./ContextBuilder.js"
 import { FrequencySketch, hashKey } from "./internal/frequencySketch.js"
+import { lookupInFiber } from "./internal/lookupInFiber.js"
 import { withoutStack } from "./internal/withoutStack.js"
 import { type InvalidateOn, type ListenOptions, listenIfNotify } from "./internal/notifyListener.js"
 import type { UserContext } from "./Segmentation.js"
@@ -204,12 +205,8 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
       readonly context: Context.Context<never>
       readonly onExit: (exit: Exit.Exit<User, ContextCacheError>) => void
     }
-  ): (() => void) => {
-    if (repoLookup !== undefined) return repoLookup(userId, options)
-    const fiber = Effect.runForkWith(options.context)(repo.getById(userId))
-    fiber.addObserver(options.onExit)
-    return () => fiber.interruptUnsafe()
-  }
+  ): (() => void) =>
+    repoLookup !== undefined ? repoLookup(userId, options) : lookupInFiber(repo.getById(userId), options)
 
   // The Cache's own lookup. `insert` uses it to put "no such user" in (a lookup's exit, settled);
   // otherwise it is a lookup through `getById`, for a `Cache.get` of an entry that expired between
@@ -465,12 +462,25 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
     state.starting = false
     if (first.answer !== undefined)
       return state.put === undefined ? first.answer : Effect.andThen(state.put, first.answer)
-    first.stopDeadline = atDeadline(fiber, now, () => {
-      first.stopDeadline = noop
-      state.cancel()
-      answer(first, Exit.fail(timedOut(userId)))
+    return waitUntilDeadline(fiber, now, userId, state, first, true)
+  }
+
+  // A caller waits for the lookup up to its deadline, `lookupTimeout` from `now`; at the first
+  // caller's deadline the repository's lookup is cancelled too.
+  const waitUntilDeadline = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    now: number,
+    userId: string,
+    state: Loading,
+    waiter: Waiter,
+    first: boolean
+  ): Effect.Effect<CachedUser, ContextCacheError> => {
+    waiter.stopDeadline = atDeadline(fiber, now, () => {
+      waiter.stopDeadline = noop
+      if (first) state.cancel()
+      answer(waiter, Exit.fail(timedOut(userId)))
     })
-    return waitFor(first)
+    return waitFor(waiter)
   }
 
   const join = (
@@ -481,11 +491,7 @@ const make = Effect.fnUntraced(function* (options: ContextCacheOptions) {
   ): Effect.Effect<CachedUser, ContextCacheError> => {
     const waiter: Waiter = { answer: undefined, resume: undefined, stopDeadline: noop }
     state.waiters.push(waiter)
-    waiter.stopDeadline = atDeadline(fiber, now, () => {
-      waiter.stopDeadline = noop
-      answer(waiter, Exit.fail(timedOut(userId)))
-    })
-    return waitFor(waiter)
+    return waitUntilDeadline(fiber, now, userId, state, waiter, false)
   }
 
   const getCachedWith = (

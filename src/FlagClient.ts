@@ -39,6 +39,7 @@ import {
   effectLogger,
   exceptionReason,
   invalidContextReason,
+  afterSettling,
   SdkThrew,
   sdkFallback,
   settleDue,
@@ -790,22 +791,29 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
     decode: Decode<A>
   ): Evaluation<A> | Effect.Effect<Evaluation<A>> => {
     const answer = variationDetailNow(sdk, flagKey, context, defaultValue)
-    if (!(answer instanceof Promise)) {
-      const evaluation = finish(fiber, flagKey, context.key, answer, kind, contextFallback, defaultValue, decode)
-      const due = settleDue()
-      // `runSync`'s scheduler can't wait for a promise: there the promises pile up until it returns.
-      return due === undefined || fiber.cache.scheduler.executionMode === "sync"
-        ? evaluation
-        : Effect.callback<Evaluation<A>>((resume) => {
-            const done = () => resume(Effect.succeed(evaluation))
-            due.then(done, done)
-          })
+    if (answer instanceof Promise) {
+      return finishLater(fiber, flagKey, context, answer, kind, contextFallback, defaultValue, decode)
     }
-    return Effect.tryPromise({ try: () => answer, catch: (cause) => new SdkThrew(cause) }).pipe(
+    const evaluation = finish(fiber, flagKey, context.key, answer, kind, contextFallback, defaultValue, decode)
+    const due = settleDue(fiber)
+    return due === undefined ? evaluation : afterSettling(due, Effect.succeed(evaluation))
+  }
+
+  // The evaluation of an answer the SDK gives asynchronously (a store that answers later).
+  const finishLater = <A>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    flagKey: string,
+    context: UserContext,
+    answer: Promise<LDEvaluationDetail>,
+    kind: ContextKind,
+    contextFallback: Fallback | null,
+    defaultValue: A,
+    decode: Decode<A>
+  ): Effect.Effect<Evaluation<A>> =>
+    Effect.tryPromise({ try: () => answer, catch: (cause) => new SdkThrew(cause) }).pipe(
       Effect.catch((threw) => Effect.succeed(threw)),
       Effect.map((detail) => finish(fiber, flagKey, context.key, detail, kind, contextFallback, defaultValue, decode))
     )
-  }
 
   // Fallback warnings, limited per cause (not per user): an outage that hits every user writes one
   // line per cause per interval, with the number of evaluations it affected since the last line.
@@ -975,9 +983,9 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
   ): Effect.Effect<boolean> => {
     const answer = variationDetailNow(sdk, flagKey, context, false)
     if (answer instanceof Promise) {
-      return Effect.tryPromise({ try: () => answer, catch: (cause) => new SdkThrew(cause) }).pipe(
-        Effect.catch((threw) => Effect.succeed(threw)),
-        Effect.map((detail) => finish(fiber, flagKey, context.key, detail, "full", null, false, decodeBoolean).value)
+      return Effect.map(
+        finishLater(fiber, flagKey, context, answer, "full", null, false, decodeBoolean),
+        valueOfEvaluation
       )
     }
     let value: boolean
@@ -993,13 +1001,8 @@ const makeService = Effect.fnUntraced(function* (sdk: LDClient) {
       value = answer.value
     } else value = finish(fiber, flagKey, context.key, answer, "full", null, false, decodeBoolean).value
     const result = value ? SUCCEED_TRUE : SUCCEED_FALSE
-    const due = settleDue()
-    return due === undefined || fiber.cache.scheduler.executionMode === "sync"
-      ? result
-      : Effect.callback<boolean>((resume) => {
-          const done = () => resume(result)
-          due.then(done, done)
-        })
+    const due = settleDue(fiber)
+    return due === undefined ? result : afterSettling(due, result)
   }
 
   const isEnabled = (flagKey: string, userId: UserId, options?: FlagOptions): Effect.Effect<boolean> =>

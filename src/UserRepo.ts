@@ -28,6 +28,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { type HttpRetryOptions, withHttpRetry } from "./HttpRetry.js"
 import * as HttpAnswer from "./internal/httpAnswer.js"
+import { lookupInFiber } from "./internal/lookupInFiber.js"
 import {
   type CatalogRow,
   catalogColumns,
@@ -545,6 +546,9 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
   let next = 0
   let running = false
   const idleWaiters: Array<() => void> = []
+  const wakeIdle = (): void => {
+    for (const wake of idleWaiters.splice(0)) wake()
+  }
   // One slice; `true` when the queue is empty.
   const slice = (): boolean => {
     const start = performance.now()
@@ -571,8 +575,7 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
     }
     queue.length = 0
     batch = 0
-    const waiting = idleWaiters.splice(0)
-    for (const wake of waiting) wake()
+    wakeIdle()
     return true
   }
   // The first slice too waits for the next turn: a batch arrives in the driver's socket callback,
@@ -584,8 +587,7 @@ const makeResumer = (answer: (answer: Answer, context: Context.Context<never>) =
   // Whatever ended the run, the next batch must not wait for it.
   const stopped = Effect.sync(() => {
     running = false
-    const waiting = idleWaiters.splice(0)
-    for (const wake of waiting) wake()
+    wakeIdle()
   })
   return {
     /**
@@ -869,20 +871,14 @@ const makePg = Effect.fnUntraced(function* (options: UserRepo.PgOptions) {
     })
   ).pipe(RequestResolver.batchN(options.maxBatchSize ?? 500), RequestResolver.setDelayEffect(resumer.idle))
 
-  // Before the table is checked, a lookup runs the check first, in a fiber of its own.
-  const lookupInFiber: UserRepo.LookupUnsafe = (userId, { context, onExit }) => {
-    const fiber = Effect.runForkWith(context)(lookupUser(userId))
-    fiber.addObserver(onExit)
-    return () => fiber.interruptUnsafe()
-  }
-
   return UserRepo.of({
     // Untraced and without a timer of its own: this is the miss path, once per user loaded (the
     // batch statement carries the deadline, see the resolver).
     getById: (id: string) => (isUserId(id) ? lookupUser(id) : Effect.flatMap(validateUserId(id), lookupUser)),
     // The same request without a fiber: the context cache's miss path.
     lookupUnsafe: (userId, options) => {
-      if (plan === undefined) return lookupInFiber(userId, options)
+      // Before the table is checked, a lookup runs the check first, in a fiber of its own.
+      if (plan === undefined) return lookupInFiber(lookupUser(userId), options)
       const key = plan.normalizeId(userId)
       if (key === undefined) {
         options.onExit(notFound(userId))

@@ -11,7 +11,7 @@ import type {
   LDEvaluationReason,
   LDLogger
 } from "@launchdarkly/node-server-sdk"
-import { type Context, Effect } from "effect"
+import { type Context, Effect, type Fiber } from "effect"
 import { format } from "node:util"
 
 /** A fallback the SDK's answer can cause. */
@@ -70,16 +70,24 @@ export const variationDetailNow = (
 
 /**
  * The SDK's promise of the last synchronous answer, once every {@link SETTLE_EVERY} synchronous
- * answers: the caller should wait for it before going on (it always resolves). `undefined` the
- * rest of the time.
+ * answers: the caller should wait for it before going on (it always resolves; see
+ * {@link afterSettling}). `undefined` the rest of the time, and always in a fiber whose scheduler is
+ * synchronous (`runSync` can't wait for a promise: there the promises pile up until it returns).
  */
-export const settleDue = (): Promise<unknown> | undefined => {
+export const settleDue = (fiber: Fiber.Fiber<unknown, unknown>): Promise<unknown> | undefined => {
   if (++unsettled < SETTLE_EVERY) return undefined
   unsettled = 0
   const promise = lastPromise
   lastPromise = undefined
-  return promise
+  return fiber.cache.scheduler.executionMode === "sync" ? undefined : promise
 }
+
+/** `effect`, once `promise` (from {@link settleDue}) has settled. */
+export const afterSettling = <A>(promise: Promise<unknown>, effect: Effect.Effect<A>): Effect.Effect<A> =>
+  Effect.callback<A>((resume) => {
+    const done = () => resume(effect)
+    promise.then(done, done)
+  })
 
 /** The fallback an SDK reason stands for; `null` for a real evaluation. */
 export const sdkFallback = (reason: LDEvaluationReason): SdkFallback | null => {
