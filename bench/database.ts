@@ -11,7 +11,7 @@ import * as Statement from "effect/sql/Statement"
 import type { SqlError } from "effect/sql/SqlError"
 import * as UserTable from "../src/UserTable.js"
 import { TestDatabase } from "../test/support/TestDatabase.js"
-import { lookupStatements, makeUser } from "./fixtures.js"
+import { isLookupSql, lookupStatements, makeUser } from "./fixtures.js"
 
 /** A database with the user table, and the services of its recorded client. */
 export interface BenchDatabase {
@@ -50,7 +50,7 @@ export const openDatabase: Effect.Effect<BenchDatabase, unknown, Scope.Scope> = 
       statements: statements.length,
       lookups: lookupStatements(statements),
       ids: statements.reduce((sum, statement) => {
-        const ids = /= ANY\(\$1\)/.test(statement.sql) ? statement.params[0] : undefined
+        const ids = isLookupSql(statement.sql) ? statement.params[0] : undefined
         return sum + (Array.isArray(ids) ? ids.length : 0)
       }, 0)
     })),
@@ -79,6 +79,8 @@ export const directClient = (
 export interface StatementCounter {
   readonly statements: number
   readonly ids: number
+  /** The text of the last user lookup statement seen. */
+  readonly lookupSql: string | undefined
   readonly counting: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
@@ -88,12 +90,19 @@ export interface StatementCounter {
  * fibers that inherit the caller's services, so providing it to the callers covers their batches.
  */
 export const statementCounter = (): StatementCounter => {
-  const counter = { statements: 0, ids: 0 }
+  const counter: { statements: number; ids: number; lookupSql: string | undefined } = {
+    statements: 0,
+    ids: 0,
+    lookupSql: undefined
+  }
   const transformer: Statement.Transformer = (statement) => {
     counter.statements++
     const [sql, params] = statement.compile()
-    const ids = /= ANY\(\$1/.test(sql) ? params[0] : undefined
-    if (Array.isArray(ids)) counter.ids += ids.length
+    if (isLookupSql(sql)) {
+      counter.lookupSql = sql
+      const ids = params[0]
+      if (Array.isArray(ids)) counter.ids += ids.length
+    }
     return Effect.succeed(statement)
   }
   return {
@@ -102,6 +111,9 @@ export const statementCounter = (): StatementCounter => {
     },
     get ids() {
       return counter.ids
+    },
+    get lookupSql() {
+      return counter.lookupSql
     },
     counting: (effect) => Effect.provideService(effect, Statement.CurrentTransformer, transformer)
   }

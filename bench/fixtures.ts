@@ -97,9 +97,12 @@ export const flagStack = <E, R>(path: string, repo: Layer.Layer<UserRepo, E, R>,
 export const quietLogs = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.provideService(effect, References.MinimumLogLevel, "Error")
 
-/** Statements that looked users up (`… WHERE "id" = ANY($1)`). */
+/** Whether a statement looks users up (`… WHERE "id" = ANY($1)`, or `= ANY($1::uuid[])` for a typed id). */
+export const isLookupSql = (sql: string): boolean => /= ANY\(\$1[):]/.test(sql)
+
+/** Statements that looked users up. */
 export const lookupStatements = (statements: ReadonlyArray<WireStatement>): number =>
-  statements.filter((statement) => /= ANY\(\$1\)/.test(statement.sql)).length
+  statements.filter((statement) => isLookupSql(statement.sql)).length
 
 /** Whether something accepts TCP connections at `host:port` within `timeoutMs`. Loopback only. */
 export const reachable = (host: string, port: number, timeoutMs = 500): Promise<boolean> =>

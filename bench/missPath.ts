@@ -12,14 +12,13 @@
  */
 import { Context, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import * as Statement from "effect/sql/Statement"
 import { ContextBuilder } from "../src/ContextBuilder.js"
 import { FlagClient } from "../src/FlagClient.js"
 import { variationDetailNow } from "../src/internal/flagSdk.js"
 import { defaultMetadataLimits } from "../src/internal/pgUserTable.js"
 import { decodeUserRow } from "../src/internal/userDecoder.js"
 import { UserRepo } from "../src/UserRepo.js"
-import { directClient, openDatabase } from "./database.js"
+import { directClient, openDatabase, statementCounter } from "./database.js"
 import { benchFlag, flagStack, flagsFile, isBeta, makeUser, quietLogs, userId } from "./fixtures.js"
 import { inFreshProcess, quantile, watchLoop } from "./harness.js"
 
@@ -179,19 +178,10 @@ const floorRounds = (
     const client = Context.get(services, FlagClient)
     const builder = Context.get(services, ContextBuilder)
     const sql = Context.get(services, SqlClient)
-    let lookupSql: string | undefined
-    const capture: Statement.Transformer = (statement) => {
-      const [text] = statement.compile()
-      if (/= ANY\(\$1/.test(text)) lookupSql = text
-      return Effect.succeed(statement)
-    }
     // A user the cache has not seen, looked up by the library: its statement is the floor's.
-    yield* Effect.provideService(
-      client.evaluate(benchFlag, userId(spare), false),
-      Statement.CurrentTransformer,
-      capture
-    )
-    const text = lookupSql
+    const counter = statementCounter()
+    yield* counter.counting(client.evaluate(benchFlag, userId(spare), false))
+    const text = counter.lookupSql
     if (text === undefined) return yield* Effect.die(new Error("no lookup statement seen"))
     const busy: Array<number> = []
     let wrong = 0
