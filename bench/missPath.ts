@@ -34,31 +34,6 @@ export interface MissPathOptions {
   readonly blockRounds?: number | undefined
 }
 
-/** The figures of one way of asking, per user: medians and spreads of the timed rounds. */
-export interface ShapeResult {
-  /** Main-thread busy time per cold user (event-loop utilization), µs: caller, miss path, evaluation. */
-  readonly busyUsPerUser: Spread
-  /** The same callers once their users are cached: the caller and a hit's evaluation, µs per user. */
-  readonly warmBusyUsPerUser: Spread
-  /** Cold minus warm, round by round: the miss path itself, µs of main thread per user loaded. */
-  readonly missBusyUsPerUser: Spread
-  /** Process CPU (user + system, every thread) per cold user, µs. */
-  readonly cpuUsPerUser: Spread
-  /** The miss path over the in-memory repository, µs of main thread per user loaded. */
-  readonly memoryMissBusyUsPerUser: Spread
-}
-
-const shape = (
-  pg: { readonly busy: Spread; readonly warmBusy: Spread; readonly missBusy: Spread; readonly cpu: Spread },
-  memory: { readonly missBusy: Spread }
-): ShapeResult => ({
-  busyUsPerUser: pg.busy,
-  warmBusyUsPerUser: pg.warmBusy,
-  missBusyUsPerUser: pg.missBusy,
-  cpuUsPerUser: pg.cpu,
-  memoryMissBusyUsPerUser: memory.missBusy
-})
-
 /** A median and the spread (lowest, highest) of the timed rounds. */
 export interface Spread {
   readonly median: number
@@ -70,8 +45,16 @@ export interface MissPathResult {
   readonly database: "external" | "embedded"
   readonly users: number
   readonly rounds: number
-  /** Every user of a round asked at once, by a fiber each: a cold start. */
-  readonly burst: ShapeResult
+  /** Main-thread busy time per cold user (event-loop utilization), µs: caller, miss path, evaluation. */
+  readonly busyUsPerUser: Spread
+  /** The same callers once their users are cached: the caller and a hit's evaluation, µs per user. */
+  readonly warmBusyUsPerUser: Spread
+  /** Cold minus warm, round by round: the miss path itself, µs of main thread per user loaded. */
+  readonly missBusyUsPerUser: Spread
+  /** Process CPU (user + system, every thread) per cold user, µs. */
+  readonly cpuUsPerUser: Spread
+  /** The miss path over the in-memory repository, µs of main thread per user loaded. */
+  readonly memoryMissBusyUsPerUser: Spread
   readonly batch: number
   readonly blockRounds: number
   /** The longest block of work while a batch was loaded and its callers resumed, GC apart (ms). */
@@ -94,18 +77,11 @@ const spread = (values: ReadonlyArray<number>): Spread => {
 }
 
 /** `rounds + 1` rounds of `users` cold users at once, from `first` on; the first round untimed. */
-const coldRounds = (
-  client: FlagClient["Service"],
-  first: number,
-  users: number,
-  rounds: number,
-  callers: number | "each"
-) =>
+const coldRounds = (client: FlagClient["Service"], first: number, users: number, rounds: number) =>
   Effect.gen(function* () {
     const busy: Array<number> = []
     const cpu: Array<number> = []
     const warmBusy: Array<number> = []
-    const warmCpu: Array<number> = []
     const missBusy: Array<number> = []
     const blocks: Array<number> = []
     let gcMaxMs = 0
@@ -120,18 +96,8 @@ const coldRounds = (
       const usage = process.cpuUsage()
       // Every caller runs up to its request before the watch starts: what the watch sees is the
       // batch being read and its callers resumed (and GC), not the benchmark starting its callers.
-      // One fiber per user, or `callers` fibers taking the users in turn.
-      const start = () => {
-        if (callers === "each") return Effect.forEach(ids, (i) => Effect.forkChild(one(i), { startImmediately: true }))
-        let next = 0
-        const caller = Effect.gen(function* () {
-          for (let k = next++; k < ids.length; k = next++) yield* one(ids[k] ?? 0)
-        })
-        return Effect.forEach(Array.from({ length: callers }), () =>
-          Effect.forkChild(caller, { startImmediately: true })
-        )
-      }
-      const running = yield* start()
+      const start = Effect.forEach(ids, (i) => Effect.forkChild(one(i), { startImmediately: true }))
+      const running = yield* start
       const stopWatching = watchLoop()
       yield* Fiber.joinAll(running)
       const used = process.cpuUsage(usage)
@@ -139,16 +105,13 @@ const coldRounds = (
       const watched = yield* Effect.promise(stopWatching)
       // The same callers again, every user cached now: what a caller costs without the miss path.
       const warmElu = performance.eventLoopUtilization()
-      const warmUsage = process.cpuUsage()
-      yield* Fiber.joinAll(yield* start())
-      const warmUsed = process.cpuUsage(warmUsage)
+      yield* Fiber.joinAll(yield* start)
       const warmLoop = performance.eventLoopUtilization(warmElu)
       if (round === 0) continue
       busy.push((loop.active * 1000) / users)
       cpu.push((used.user + used.system) / users)
       warmBusy.push((warmLoop.active * 1000) / users)
       missBusy.push(((loop.active - warmLoop.active) * 1000) / users)
-      warmCpu.push((warmUsed.user + warmUsed.system) / users)
       blocks.push(watched.longestBlockMs)
       gcMaxMs = Math.max(gcMaxMs, watched.gcMaxMs)
     }
@@ -156,7 +119,6 @@ const coldRounds = (
       busy: spread(busy),
       cpu: spread(cpu),
       warmBusy: spread(warmBusy),
-      warmCpu: spread(warmCpu),
       missBusy: spread(missBusy),
       blocks: spread(blocks),
       gcMaxMs,
@@ -231,28 +193,28 @@ export const measureMissPath = async (options: MissPathOptions = {}): Promise<Mi
       flagStack(path, UserRepo.layerPg(), { capacity: population }).pipe(Layer.provide(Layer.succeedContext(direct)))
     )
     const client = Context.get(services, FlagClient)
-    const hooks = globalThis as { __profStart?: () => Promise<void>; __profStop?: () => Promise<void> }
-    if (hooks.__profStart !== undefined) yield* Effect.promise(hooks.__profStart)
-    const burst = yield* coldRounds(client, 0, users, rounds, "each")
-    if (hooks.__profStop !== undefined) yield* Effect.promise(hooks.__profStop)
-    const blocks = yield* coldRounds(client, cpuUsers, batch, blockRounds, "each")
+    const measured = yield* coldRounds(client, 0, users, rounds)
+    const blocks = yield* coldRounds(client, cpuUsers, batch, blockRounds)
     const floor = yield* floorRounds(Context.merge(services, direct), users, rounds, population - 1)
 
     const memory = Array.from({ length: cpuUsers }, (_, i) => makeUser(i))
     const memoryServices = yield* Layer.build(flagStack(path, UserRepo.layerMemory(memory), { capacity: cpuUsers }))
-    const memoryClient = Context.get(memoryServices, FlagClient)
-    const memoryBurst = yield* coldRounds(memoryClient, 0, users, rounds, "each")
+    const inMemory = yield* coldRounds(Context.get(memoryServices, FlagClient), 0, users, rounds)
     return {
       database: database.db.kind,
       users,
       rounds,
-      burst: shape(burst, memoryBurst),
+      busyUsPerUser: measured.busy,
+      warmBusyUsPerUser: measured.warmBusy,
+      missBusyUsPerUser: measured.missBusy,
+      cpuUsPerUser: measured.cpu,
+      memoryMissBusyUsPerUser: inMemory.missBusy,
       batch,
       blockRounds,
       longestBlockMs: blocks.blocks,
       gcMaxMs: blocks.gcMaxMs,
       floorBusyUsPerUser: floor.busy,
-      wrong: burst.wrong + blocks.wrong + memoryBurst.wrong + floor.wrong
+      wrong: measured.wrong + blocks.wrong + inMemory.wrong + floor.wrong
     }
   })
   return Effect.runPromise(quietLogs(Effect.scoped(program)))
