@@ -437,9 +437,10 @@ export const withLookupTimeout =
         )
     })
 
-const memoryLookup = (byId: ReadonlyMap<string, User>, userId: UserId): Effect.Effect<User, UserNotFound> => {
+// An `Exit`, which is also an `Effect`: `getById` returns it, `lookupUnsafe` hands it to `onExit`.
+const memoryLookup = (byId: ReadonlyMap<string, User>, userId: UserId): Exit.Exit<User, UserNotFound> => {
   const user = byId.get(userId)
-  return user === undefined ? Effect.fail(new UserNotFound({ userId })) : Effect.succeed(user)
+  return user === undefined ? Exit.fail(new UserNotFound({ userId })) : Exit.succeed(user)
 }
 
 const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
@@ -451,8 +452,7 @@ const makeMemory = (users: Iterable<User>): UserRepo["Service"] => {
         ? memoryLookup(byId, id)
         : Effect.flatMap(validateUserId(id), (userId) => memoryLookup(byId, userId)),
     lookupUnsafe: (userId, { onExit }) => {
-      const user = byId.get(userId)
-      onExit(user === undefined ? Exit.fail(new UserNotFound({ userId })) : Exit.succeed(user))
+      onExit(memoryLookup(byId, userId))
       return () => {}
     }
   })
